@@ -1,0 +1,55 @@
+// Binding a Context to one pending Asio operation (a timer wait, a socket read, ...), so that
+// cancelling the context aborts the operation itself rather than being noticed afterwards.
+#pragma once
+
+#include <asio/cancellation_signal.hpp>
+#include <asio/io_context.hpp>
+#include <source_location>
+
+#include "spindle/context.hpp"
+#include "spindle/detail/fiber_record.hpp"
+
+namespace spindle::detail {
+
+/// Lives in the awaiting coroutine's frame around one Asio operation started with
+/// `asio::bind_cancellation_slot(op.slot(), token)`. When the context is cancelled, the
+/// operation's cancellation signal is emitted with `terminal` on the operation's own thread —
+/// at once if the canceller runs there, else posted — because Asio's cancellation signals are
+/// not thread-safe. The signal lives in a reference-counted bridge, so a cancellation posted
+/// from another thread can never touch a frame that has already moved on.
+class OpCancellation {
+ public:
+  /// Registers with `ctx` on the calling worker thread. If ctx cannot be cancelled the slot
+  /// stays unconnected and nothing is allocated.
+  explicit OpCancellation(const Context& ctx);
+  ~OpCancellation();
+  OpCancellation(const OpCancellation&) = delete;
+  OpCancellation& operator=(const OpCancellation&) = delete;
+
+  /// The slot to bind the operation to.
+  asio::cancellation_slot slot() noexcept;
+
+  class Bridge;
+
+ private:
+  Bridge* bridge_ = nullptr;
+};
+
+/// Marks the current fiber as parked at `where` for the lifetime of this object, so the live
+/// view and the leak report can name the await a fiber is stuck in.
+class AwaitSite {
+ public:
+  explicit AwaitSite(std::source_location where) noexcept : fiber_(current_fiber()) {
+    if (fiber_) fiber_->await_site.store(where, std::memory_order_relaxed);
+  }
+  ~AwaitSite() {
+    if (fiber_) fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);
+  }
+  AwaitSite(const AwaitSite&) = delete;
+  AwaitSite& operator=(const AwaitSite&) = delete;
+
+ private:
+  FiberRecord* fiber_;
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,201 @@
+// go(): start a fiber. The spindle spelling of Go's `go f(x)`.
+#pragma once
+
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <concepts>
+#include <functional>
+#include <source_location>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+
+#include "spindle/context.hpp"
+#include "spindle/detail/fiber_executor.hpp"
+#include "spindle/detail/fiber_record.hpp"
+#include "spindle/detail/park.hpp"
+#include "spindle/error.hpp"
+#include "spindle/task.hpp"
+
+namespace spindle {
+
+/// Which worker thread a new fiber runs on.
+enum class Placement {
+  inherit,  ///< the spawning fiber's thread; round robin when spawned outside any fiber
+  spread,   ///< round robin over the scheduler's threads
+};
+
+/// The first argument of go(): the parent context, an optional name and placement. It
+/// records the call site, so `go(ctx, f)` and `go({ctx, "worker 3"}, f)` both know where
+/// the fiber came from.
+struct Spawn {
+  Spawn(Context parent, std::source_location where = std::source_location::current())
+      : ctx(std::move(parent)), where(where) {}
+  Spawn(Context parent, std::string name,
+        std::source_location where = std::source_location::current())
+      : ctx(std::move(parent)), name(std::move(name)), where(where) {}
+  Spawn(Context parent, std::string name, Placement placement,
+        std::source_location where = std::source_location::current())
+      : ctx(std::move(parent)), name(std::move(name)), placement(placement), where(where) {}
+
+  Context ctx;
+  std::string name;  ///< empty: "fiber"
+  Placement placement = Placement::inherit;
+  std::source_location where;
+};
+
+namespace detail {
+
+template <class>
+inline constexpr bool is_task = false;
+template <class T>
+inline constexpr bool is_task<Task<T>> = true;
+
+struct Worker;
+
+/// Where and under what a new fiber starts: resolved from the spawning thread and `spawn`.
+struct SpawnTarget {
+  Worker* worker;
+  SchedulerCore* scheduler;
+  unsigned worker_index;
+  std::uint64_t parent_id;
+  Ref<CancelNode> context;  // the fiber's own node, a child of spawn.ctx
+};
+/// Throws std::logic_error when no scheduler can run the fiber.
+SpawnTarget resolve_spawn(const Spawn& spawn);
+/// Registers `rec` and starts `body` on the target worker.
+FiberExecutor fiber_executor(const SpawnTarget& target, FiberRecord* rec);
+
+/// Unregisters the fiber and publishes its outcome when the body's frame goes away — at the
+/// end, or when shutdown destroys a leaked fiber.
+class FiberExit {
+ public:
+  explicit FiberExit(FiberRecord* rec) noexcept : rec_(rec) {}
+  ~FiberExit();
+  FiberExit(const FiberExit&) = delete;
+  FiberExit& operator=(const FiberExit&) = delete;
+  void set_error(std::exception_ptr e) noexcept { error_ = std::move(e); }
+  void set_finished() noexcept { finished_ = true; }
+
+ private:
+  FiberRecord* rec_;
+  std::exception_ptr error_;
+  bool finished_ = false;
+};
+
+/// The coroutine at the bottom of every fiber. `fn` and `args` were copied (or moved) into
+/// its frame when go() was called, as Go evaluates `go f(x)`'s arguments at once.
+template <class T, class Fn, class... Args>
+Task<void> fiber_body(Ref<FiberState<T>> rec, Fn fn_arg, Args... args_arg) {
+  FiberExit exit(rec.get());  // destroyed last, after the function object and arguments
+  {
+    Fn fn = std::move(fn_arg);
+    std::tuple<Args...> args(std::move(args_arg)...);
+    try {
+      Context ctx(Ref<ContextNode>(rec->context()));
+      auto call = [&] {
+        return std::apply(
+            [&](auto&... a) { return std::invoke(std::move(fn), std::move(ctx), std::move(a)...); },
+            args);
+      };
+      if constexpr (std::is_void_v<T>) {
+        co_await call();
+      } else {
+        rec->value.emplace(co_await call());
+      }
+    } catch (...) {
+      exit.set_error(std::current_exception());
+    }
+  }
+  exit.set_finished();
+}
+
+}  // namespace detail
+
+/// A handle to a fiber started by go(). Dropping it detaches the fiber, which keeps running
+/// (like a goroutine), stays registered and stays owned by its context; an exception it ends
+/// with is then logged with its name and spawn site.
+template <class T = void>
+class Fiber {
+ public:
+  Fiber() noexcept = default;
+  explicit Fiber(detail::Ref<detail::FiberState<T>> rec) noexcept : rec_(std::move(rec)) {}
+  Fiber(Fiber&&) noexcept = default;
+  Fiber& operator=(Fiber&& o) noexcept {
+    detach();
+    rec_ = std::move(o.rec_);
+    return *this;
+  }
+  ~Fiber() { detach(); }
+
+  /// The fiber's registry id (as shown in logs and the live view); 0 for an empty handle.
+  std::uint64_t id() const noexcept { return rec_ ? rec_->id : 0; }
+  /// True once the fiber has ended.
+  bool done() const noexcept { return rec_ && rec_->done(); }
+  /// Cancels the fiber's context; false if it had already ended or been cancelled.
+  bool cancel() noexcept { return rec_ && rec_->cancel(); }
+
+  /// Waits for the fiber to end and yields its value or rethrows its exception. Throws
+  /// ContextError if `ctx` ends first (the fiber keeps running), std::logic_error on a
+  /// second join.
+  Task<T> join(Context ctx, std::source_location where = std::source_location::current()) {
+    if (!rec_) throw std::logic_error("spindle: join on an empty Fiber handle");
+    auto rec = rec_;  // the handle may be moved from while this frame waits
+    if (!rec->done()) {
+      auto woken = co_await detail::park(
+          ctx.canceller(), where, [r = rec.get()](detail::ParkOp& op) { r->add_joiner(op); });
+      if (woken.ec) throw ContextError(woken.ec);
+    }
+    rec->take_error();
+    if constexpr (!std::is_void_v<T>) co_return std::move(*rec->value);
+  }
+
+  /// Blocks the calling thread, which must not be a scheduler worker, until the fiber ends;
+  /// returns its value or rethrows its exception.
+  T wait_blocking() {
+    if (!rec_) throw std::logic_error("spindle: wait on an empty Fiber handle");
+    rec_->wait_blocking();
+    rec_->take_error();
+    if constexpr (!std::is_void_v<T>) return std::move(*rec_->value);
+  }
+
+  /// Lets the fiber run on without a handle.
+  void detach() noexcept {
+    if (rec_) {
+      rec_->detach();
+      rec_.reset();
+    }
+  }
+
+ private:
+  detail::Ref<detail::FiberState<T>> rec_;
+};
+
+/// Starts `f(ctx, args...)` as a new fiber, where `ctx` is the fiber's own context — a child
+/// of `spawn.ctx`, cancelled with it or by the returned handle's cancel(). `f` must return
+/// Task<T>. `f` and `args` are copied (or moved) now, so later changes to the caller's
+/// variables are not seen. Throws std::logic_error if no scheduler can run it: call it from
+/// a fiber, or with a context derived from Scheduler::context().
+template <class F, class... Args>
+auto go(Spawn spawn, F&& f, Args&&... args) {
+  using Fn = std::decay_t<F>;
+  using Result = std::invoke_result_t<Fn&&, Context, std::decay_t<Args>&&...>;
+  static_assert(detail::is_task<Result>, "spindle::go: the function must return spindle::Task<T>");
+  using T = typename Result::value_type;
+
+  auto target = detail::resolve_spawn(spawn);
+  detail::Ref<detail::FiberState<T>> rec(
+      new detail::FiberState<T>(spawn.name.empty() ? std::string("fiber") : std::move(spawn.name),
+                                spawn.where, target.parent_id, std::move(target.context),
+                                target.scheduler, target.worker_index),
+      detail::adopt_ref);
+  auto executor = detail::fiber_executor(target, rec.get());
+  asio::co_spawn(std::move(executor),
+                 detail::fiber_body<T>(rec, Fn(std::forward<F>(f)),
+                                       std::decay_t<Args>(std::forward<Args>(args))...),
+                 asio::detached);
+  return Fiber<T>(std::move(rec));
+}
+
+}  // namespace spindle

@@ -1,0 +1,10 @@
+// Everything of spindle's runtime in one include.
+#pragma once
+
+#include "spindle/context.hpp"
+#include "spindle/error.hpp"
+#include "spindle/fiber_info.hpp"
+#include "spindle/go.hpp"
+#include "spindle/scheduler.hpp"
+#include "spindle/sleep.hpp"
+#include "spindle/task.hpp"

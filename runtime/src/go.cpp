@@ -1,0 +1,42 @@
+#include "spindle/go.hpp"
+
+#include "spindle/detail/registry.hpp"
+#include "spindle/detail/scheduler_core.hpp"
+#include "spindle/detail/worker.hpp"
+
+namespace spindle::detail {
+
+SpawnTarget resolve_spawn(const Spawn& spawn) {
+  Worker* here = current_worker();
+  std::shared_ptr<SchedulerCore> owner;  // keeps a scheduler found through the context alive
+  SchedulerCore* core = here ? &here->core : nullptr;
+  if (!core && spawn.ctx.node()) {
+    owner = spawn.ctx.node()->scheduler();
+    core = owner.get();
+  }
+  if (!core)
+    throw std::logic_error(
+        "spindle::go: no scheduler to run the fiber: spawn from a fiber, or with a context "
+        "derived from Scheduler::context()");
+  if (!core->accepting_fibers())
+    throw std::logic_error("spindle::go: the scheduler has shut down");
+  Worker& w = (spawn.placement == Placement::inherit && here && &here->core == core)
+                  ? *here
+                  : core->next_worker();
+  FiberRecord* parent = current_fiber();
+  return {&w, core, w.index, parent ? parent->id : 0, CancelNode::make(spawn.ctx.node())};
+}
+
+FiberExecutor fiber_executor(const SpawnTarget& target, FiberRecord* rec) {
+  register_fiber(rec);
+  return FiberExecutor(target.worker->io.get_executor(), rec);
+}
+
+FiberExit::~FiberExit() {
+  unregister_fiber(rec_);
+  // Destroyed before it finished: shutdown tore a leaked fiber down.
+  if (!finished_ && !error_) error_ = std::make_exception_ptr(ContextError(Errc::canceled));
+  rec_->finish(std::move(error_));
+}
+
+}  // namespace spindle::detail
