@@ -28,11 +28,20 @@ std::optional<TimePoint> Context::deadline() const noexcept {
   return node_->deadline();
 }
 
-Task<std::error_code> Context::wait(std::source_location where) const {
-  detail::CancelNode* c = canceller();
+namespace {
+
+// A free coroutine holding its own reference: a member coroutine would keep `this`, and a
+// Context is often a temporary (`return ctx.wait();`).
+Task<std::error_code> wait_for(detail::Ref<detail::CancelNode> c, std::source_location where) {
   if (c && c->done()) co_return c->err();
-  auto woken = co_await detail::park(c, where, [](detail::ParkOp&) noexcept {});
+  auto woken = co_await detail::park(c.get(), where, [](detail::ParkOp&) noexcept {});
   co_return woken.ec;
+}
+
+}  // namespace
+
+Task<std::error_code> Context::wait(std::source_location where) const {
+  return wait_for(detail::Ref<detail::CancelNode>(canceller()), where);
 }
 
 void CancelFunc::operator()() const noexcept { node_->cancel(Errc::canceled); }

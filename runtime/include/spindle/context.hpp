@@ -57,6 +57,7 @@ class Context {
 
   /// Suspends the fiber until the context is cancelled (Go's `<-ctx.Done()`); yields err().
   /// On a context that can never be cancelled this waits until shutdown destroys the fiber.
+  /// The returned task holds its own reference, so the Context may be a temporary.
   Task<std::error_code> wait(std::source_location where = std::source_location::current()) const;
 
   /// The underlying node (for spindle's own primitives).

@@ -111,6 +111,18 @@ Task<void> fiber_body(Ref<FiberState<T>> rec, Fn fn_arg, Args... args_arg) {
   exit.set_finished();
 }
 
+/// Fiber::join's coroutine; a free function so it never refers to the handle.
+template <class T>
+Task<T> join_fiber(Ref<FiberState<T>> rec, Context ctx, std::source_location where) {
+  if (!rec->done()) {
+    auto woken = co_await park(ctx.canceller(), where,
+                               [r = rec.get()](ParkOp& op) { r->add_joiner(op); });
+    if (woken.ec) throw ContextError(woken.ec);
+  }
+  rec->take_error();
+  if constexpr (!std::is_void_v<T>) co_return std::move(*rec->value);
+}
+
 }  // namespace detail
 
 /// A handle to a fiber started by go(). Dropping it detaches the fiber, which keeps running
@@ -138,17 +150,10 @@ class Fiber {
 
   /// Waits for the fiber to end and yields its value or rethrows its exception. Throws
   /// ContextError if `ctx` ends first (the fiber keeps running), std::logic_error on a
-  /// second join.
+  /// second join. The returned task holds its own reference to the fiber.
   Task<T> join(Context ctx, std::source_location where = std::source_location::current()) {
     if (!rec_) throw std::logic_error("spindle: join on an empty Fiber handle");
-    auto rec = rec_;  // the handle may be moved from while this frame waits
-    if (!rec->done()) {
-      auto woken = co_await detail::park(
-          ctx.canceller(), where, [r = rec.get()](detail::ParkOp& op) { r->add_joiner(op); });
-      if (woken.ec) throw ContextError(woken.ec);
-    }
-    rec->take_error();
-    if constexpr (!std::is_void_v<T>) co_return std::move(*rec->value);
+    return detail::join_fiber(rec_, std::move(ctx), where);
   }
 
   /// Blocks the calling thread, which must not be a scheduler worker, until the fiber ends;
