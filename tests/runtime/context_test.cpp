@@ -161,16 +161,16 @@ SPINDLE_TEST("cancel() is safe from many threads at once") {
     std::latch go_now(3);
     std::thread t1([&] { go_now.arrive_and_wait(); cancel_root(); });
     std::thread t2([&] { go_now.arrive_and_wait(); cancel_child(); });
+    Context grandchild;
     std::thread t3([&, c = child] {
       go_now.arrive_and_wait();
-      auto [grandchild, cancel_grandchild] = with_cancel(c);
-      (void)cancel_grandchild;
-      CHECK(grandchild.done() == c.done());
+      grandchild = with_cancel(c).ctx;  // races with the cancellations above
     });
     t1.join();
     t2.join();
     t3.join();
     CHECK(child.done());
+    CHECK(grandchild.done());  // made before or after: it ends up cancelled either way
   }
 }
 
@@ -196,7 +196,11 @@ SPINDLE_TEST("a million children created and cancelled under one parent do not g
   for (int i = 0; i < 200'000; ++i) (void)with_cancel(parent);
   const long after = test::rss_kib();
   MESSAGE("RSS before " << before << " KiB, after " << after << " KiB");
+#if defined(__SANITIZE_ADDRESS__)
+  MESSAGE("not checked under AddressSanitizer: its quarantine keeps freed memory resident");
+#else
   CHECK(after - before < 4096);  // 1.4 million nodes that stayed would need > 100 MB
+#endif
   CHECK_FALSE(parent.done());
 }
 

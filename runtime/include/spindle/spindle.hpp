@@ -8,3 +8,4 @@
 #include "spindle/scheduler.hpp"
 #include "spindle/sleep.hpp"
 #include "spindle/task.hpp"
+#include "spindle/wait_group.hpp"

@@ -1,0 +1,66 @@
+// WaitGroup: Go's sync.WaitGroup for fibers, with a cancellable wait.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <source_location>
+#include <system_error>
+
+#include "spindle/context.hpp"
+#include "spindle/detail/intrusive_list.hpp"
+#include "spindle/detail/park.hpp"
+#include "spindle/detail/spin_mutex.hpp"
+#include "spindle/task.hpp"
+
+namespace spindle {
+
+/// Counts outstanding work; wait() resumes when the count reaches zero. Safe to use from
+/// fibers on any threads. Like Go's, it must outlive every fiber that uses it.
+class WaitGroup {
+ public:
+  WaitGroup() = default;
+  WaitGroup(const WaitGroup&) = delete;
+  WaitGroup& operator=(const WaitGroup&) = delete;
+
+  /// Adds `n` (may be negative) to the counter. Throws std::logic_error, leaving the
+  /// counter unchanged, if it would go below zero.
+  void add(std::int64_t n = 1);
+  /// add(-1).
+  void done() { add(-1); }
+
+  /// Calls done() when it goes out of scope — Go's `defer wg.Done()`.
+  class DoneGuard {
+   public:
+    explicit DoneGuard(WaitGroup& wg) noexcept : wg_(&wg) {}
+    DoneGuard(DoneGuard&& o) noexcept : wg_(std::exchange(o.wg_, nullptr)) {}
+    DoneGuard(const DoneGuard&) = delete;
+    DoneGuard& operator=(const DoneGuard&) = delete;
+    DoneGuard& operator=(DoneGuard&&) = delete;
+    /// A misuse found here (counter below zero) is logged as an error: a destructor cannot throw.
+    ~DoneGuard();
+
+   private:
+    WaitGroup* wg_;
+  };
+  /// `auto done = wg.done_on_exit();` at the top of a fiber.
+  [[nodiscard]] DoneGuard done_on_exit() noexcept { return DoneGuard(*this); }
+
+  /// Suspends until the counter is zero (at once if it is). Yields an empty error code, or
+  /// ctx.err() if the context ended first.
+  Task<std::error_code> wait(Context ctx,
+                             std::source_location where = std::source_location::current());
+
+  /// The current count.
+  std::int64_t count() const noexcept { return count_.load(std::memory_order_acquire); }
+
+ private:
+  static void dequeue(detail::ParkOp* op) noexcept;
+  void enqueue(detail::ParkOp& op) noexcept;
+  void wake_all() noexcept;
+
+  std::atomic<std::int64_t> count_{0};
+  detail::SpinMutex mu_;
+  detail::List<detail::ParkOp, detail::QueueTag> waiters_;  // guarded by mu_
+};
+
+}  // namespace spindle
