@@ -34,8 +34,9 @@ namespace {
 // Context is often a temporary (`return ctx.wait();`).
 Task<std::error_code> wait_for(detail::Ref<detail::CancelNode> c, std::source_location where) {
   if (c && c->done()) co_return c->err();
-  auto woken = co_await detail::park(c.get(), where, [](detail::ParkOp&) noexcept {});
-  co_return woken.ec;
+  detail::ParkOp op;
+  co_await op.suspend(c.get(), where, [](detail::ParkOp&) noexcept {});
+  co_return op.result();
 }
 
 }  // namespace

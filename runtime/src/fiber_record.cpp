@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "spindle/detail/fiber_executor.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/registry.hpp"
 #include "spindle/error.hpp"
@@ -13,6 +14,8 @@ namespace {
 
 thread_local FiberRecord* t_current_fiber = nullptr;
 
+asio::io_context::executor_type run_queue_executor(RunQueue& q) { return q.io().get_executor(); }
+
 }  // namespace
 
 FiberRecord* current_fiber() noexcept { return t_current_fiber; }
@@ -21,49 +24,61 @@ FiberRecord* exchange_current_fiber(FiberRecord* f) noexcept {
   return std::exchange(t_current_fiber, f);
 }
 
-FiberRecord::FiberRecord(std::string name_, std::source_location spawned_at_,
-                         std::uint64_t parent_id_, Ref<CancelNode> context,
-                         SchedulerCore* scheduler_, unsigned worker_)
-    : id(next_fiber_id()),
+FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string name_,
+                         std::source_location spawned_at_, std::uint64_t parent_id_,
+                         SchedulerCore* scheduler_, unsigned worker_, RunQueue* run_queue_)
+    : CancelNode(parent, parent ? parent->deadline() : no_deadline),
+      RunNode(&start_ops),
+      id(next_fiber_id()),
       parent_id(parent_id_),
       name(std::move(name_)),
       spawned_at(spawned_at_),
       started(Clock::now()),
       scheduler(scheduler_),
-      worker(worker_),
-      context_(std::move(context)) {}
+      run_queue(run_queue_),
+      worker(worker_) {}
+
+const RunNode::Ops FiberRecord::start_ops{&FiberRecord::run_start, &FiberRecord::abandon_start};
+
+void FiberRecord::start(FiberEntry entry) noexcept {
+  entry_ = std::move(entry);
+  run_queue->push(this);
+}
+
+void FiberRecord::run_start(RunNode* node) {
+  auto* self = static_cast<FiberRecord*>(node);
+  FiberThread thread(std::move(self->entry_),
+                     asio::any_io_executor(FiberExecutor(run_queue_executor(*self->run_queue), self)),
+                     asio::cancellation_slot(), asio::cancellation_state());
+  CurrentFiber as(self);
+  thread.launch();
+}
+
+void FiberRecord::abandon_start(RunNode* node) noexcept {
+  // Destroying the never-started entry coroutine destroys its frame, which unregisters it.
+  FiberEntry entry = std::move(static_cast<FiberRecord*>(node)->entry_);
+}
 
 FiberRecord::~FiberRecord() = default;
 
-Ref<CancelNode> FiberRecord::context() const {
-  std::lock_guard lock(mu_);
-  return context_;
-}
-
-bool FiberRecord::cancel() noexcept {
-  auto ctx = context();
-  return ctx && ctx->cancel(Errc::canceled);
-}
-
 void FiberRecord::wait_blocking() const noexcept {
-  for (auto f = flags_.load(std::memory_order_acquire); !(f & done_flag);
-       f = flags_.load(std::memory_order_acquire))
+  // Announce the sleeper, so finish() issues the futex wake only when someone needs it.
+  for (auto f = flags_.fetch_or(blocked_flag, std::memory_order_acq_rel) | blocked_flag;
+       !(f & done_flag); f = flags_.load(std::memory_order_acquire))
     flags_.wait(f, std::memory_order_acquire);
 }
 
 void FiberRecord::finish(std::exception_ptr error) noexcept {
   error_ = std::move(error);
   ParkOp* joiner;
-  Ref<CancelNode> ctx;
   std::uint32_t prev;
   {
     // Under the lock, so add_joiner either sees done or leaves a joiner taken here.
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(join_mu_);
     joiner = std::exchange(joiner_, nullptr);
-    ctx = std::move(context_);  // a finished fiber holds its context no longer
     prev = flags_.fetch_or(done_flag, std::memory_order_acq_rel);
   }
-  flags_.notify_all();
+  if (prev & blocked_flag) flags_.notify_all();
   if (joiner && joiner->try_claim()) joiner->complete();
   if ((prev & detached_flag) && error_) log_unobserved_error();
 }
@@ -81,8 +96,8 @@ void FiberRecord::take_error() {
 
 void FiberRecord::add_joiner(ParkOp& op) noexcept {
   {
-    std::lock_guard lock(mu_);
-    if (!done()) {
+    std::lock_guard lock(join_mu_);
+    if (!finished()) {
       joiner_ = &op;
       op.owner = this;
       op.dequeue = &remove_joiner;
@@ -94,7 +109,7 @@ void FiberRecord::add_joiner(ParkOp& op) noexcept {
 
 void FiberRecord::remove_joiner(ParkOp* op) noexcept {
   auto* self = static_cast<FiberRecord*>(op->owner);
-  std::lock_guard lock(self->mu_);
+  std::lock_guard lock(self->join_mu_);
   if (self->joiner_ == op) self->joiner_ = nullptr;
 }
 

@@ -24,12 +24,13 @@ SpawnTarget resolve_spawn(const Spawn& spawn) {
                   ? *here
                   : core->next_worker();
   FiberRecord* parent = current_fiber();
-  return {&w, core, w.index, parent ? parent->id : 0, CancelNode::make(spawn.ctx.node())};
+  return {core, &w.run_queue, w.index, parent ? parent->id : 0};
 }
 
-FiberExecutor fiber_executor(const SpawnTarget& target, FiberRecord* rec) {
+void launch(FiberEntry entry, FiberRecord* rec) {
   register_fiber(rec);
-  return FiberExecutor(target.worker->io.get_executor(), rec);
+  // Queued, not run inline: like a new goroutine, the fiber starts when its worker gets to it.
+  rec->start(std::move(entry));
 }
 
 FiberExit::~FiberExit() {

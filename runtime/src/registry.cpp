@@ -75,10 +75,8 @@ FiberInfo describe(const FiberRecord& f) {
   const auto now = Clock::now();
   info.age = now - f.started;
   info.worker = f.worker;
-  if (auto ctx = f.context()) {
-    info.canceled = ctx->done();
-    if (ctx->deadline() != no_deadline) info.deadline_left = ctx->deadline() - now;
-  }
+  info.canceled = f.done();
+  if (f.deadline() != no_deadline) info.deadline_left = f.deadline() - now;
   return info;
 }
 

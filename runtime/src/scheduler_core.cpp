@@ -48,7 +48,8 @@ Worker::Worker(SchedulerCore& core_, unsigned index_)
     : core(core_),
       index(index_),
       keep_running(io.get_executor()),
-      deadlines(std::make_shared<DeadlineQueue>(io)) {}
+      deadlines(std::make_shared<DeadlineQueue>(io)),
+      run_queue(io) {}
 
 std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads) {
   std::shared_ptr<SchedulerCore> core(new SchedulerCore(threads));
@@ -155,7 +156,13 @@ void SchedulerCore::destroy_remaining_fibers() {
   // Fibers parked in Asio operations, or queued to run: destroyed with the handlers. All
   // contexts are shut down before any is destroyed, as a frame on one worker may own an
   // object (timer, socket) of another.
-  for (auto& w : workers_) w->io.shutdown();
+  // Destroying a frame can queue work on another worker whose queues were already drained (a
+  // waker in a destructor, an awaitable unwinding through its executor); further rounds
+  // drain those.
+  for (int round = 0; round < 4; ++round) {
+    for (auto& w : workers_) w->run_queue.abandon_all();
+    for (auto& w : workers_) w->io.shutdown();
+  }
   for (auto& w : workers_) w->io.destroy();
 
   const auto stuck = live.load(std::memory_order_acquire);

@@ -59,9 +59,9 @@ void WaitGroup::dequeue(detail::ParkOp* op) noexcept {
 
 Task<std::error_code> WaitGroup::wait(Context ctx, std::source_location where) {
   if (count() == 0) co_return std::error_code{};
-  auto woken = co_await detail::park(ctx.canceller(), where,
-                                     [this](detail::ParkOp& op) { enqueue(op); });
-  co_return woken.ec;
+  detail::ParkOp op;
+  co_await op.suspend(ctx.canceller(), where, [this](detail::ParkOp& o) noexcept { enqueue(o); });
+  co_return op.result();
 }
 
 }  // namespace spindle

@@ -1,10 +1,11 @@
 // go(): start a fiber. The spindle spelling of Go's `go f(x)`.
 #pragma once
 
-#include <asio/co_spawn.hpp>
-#include <asio/detached.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <concepts>
 #include <functional>
+#include <optional>
 #include <source_location>
 #include <stdexcept>
 #include <string>
@@ -12,7 +13,6 @@
 #include <type_traits>
 
 #include "spindle/context.hpp"
-#include "spindle/detail/fiber_executor.hpp"
 #include "spindle/detail/fiber_record.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/error.hpp"
@@ -54,18 +54,18 @@ inline constexpr bool is_task<Task<T>> = true;
 
 struct Worker;
 
-/// Where and under what a new fiber starts: resolved from the spawning thread and `spawn`.
+/// Where a new fiber runs and who spawned it, resolved from the calling thread and `spawn`.
 struct SpawnTarget {
-  Worker* worker;
   SchedulerCore* scheduler;
+  RunQueue* run_queue;
   unsigned worker_index;
   std::uint64_t parent_id;
-  Ref<CancelNode> context;  // the fiber's own node, a child of spawn.ctx
 };
 /// Throws std::logic_error when no scheduler can run the fiber.
 SpawnTarget resolve_spawn(const Spawn& spawn);
-/// Registers `rec` and starts `body` on the target worker.
-FiberExecutor fiber_executor(const SpawnTarget& target, FiberRecord* rec);
+
+/// Registers `rec` and queues `entry` to start on its worker.
+void launch(FiberEntry entry, FiberRecord* rec);
 
 /// Unregisters the fiber and publishes its outcome when the body's frame goes away — at the
 /// end, or when shutdown destroys a leaked fiber.
@@ -84,40 +84,48 @@ class FiberExit {
   bool finished_ = false;
 };
 
-/// The coroutine at the bottom of every fiber. `fn` and `args` were copied (or moved) into
-/// its frame when go() was called, as Go evaluates `go f(x)`'s arguments at once.
+/// The function and arguments of a fiber, destroyed explicitly when the function returns
+/// so that a joiner never sees the fiber done while its captures are still alive.
+template <class Fn, class... Args>
+struct Closure {
+  template <class F, class... A>
+  explicit Closure(F&& f, A&&... a) : parts(std::in_place, std::forward<F>(f), std::forward<A>(a)...) {}
+  std::optional<std::tuple<Fn, Args...>> parts;
+};
+
+/// The coroutine at the bottom of every fiber. The closure was copied (or moved) into its
+/// frame when go() was called, as Go evaluates `go f(x)`'s arguments at once.
 template <class T, class Fn, class... Args>
-Task<void> fiber_body(Ref<FiberState<T>> rec, Fn fn_arg, Args... args_arg) {
-  FiberExit exit(rec.get());  // destroyed last, after the function object and arguments
-  {
-    Fn fn = std::move(fn_arg);
-    std::tuple<Args...> args(std::move(args_arg)...);
-    try {
-      Context ctx(Ref<ContextNode>(rec->context()));
-      auto call = [&] {
-        return std::apply(
-            [&](auto&... a) { return std::invoke(std::move(fn), std::move(ctx), std::move(a)...); },
-            args);
-      };
-      if constexpr (std::is_void_v<T>) {
-        co_await call();
-      } else {
-        rec->value.emplace(co_await call());
-      }
-    } catch (...) {
-      exit.set_error(std::current_exception());
+FiberEntry fiber_main(Ref<FiberState<T>> rec, Closure<Fn, Args...> closure) {
+  FiberExit exit(rec.get());
+  try {
+    auto call = [&] {
+      return std::apply(
+          [&](Fn& fn, Args&... args) {
+            return std::invoke(std::move(fn), Context(Ref<ContextNode>(rec)), std::move(args)...);
+          },
+          *closure.parts);
+    };
+    if constexpr (std::is_void_v<T>) {
+      co_await call();
+    } else {
+      rec->value.emplace(co_await call());
     }
+  } catch (...) {
+    exit.set_error(std::current_exception());
   }
+  closure.parts.reset();
   exit.set_finished();
 }
 
 /// Fiber::join's coroutine; a free function so it never refers to the handle.
 template <class T>
 Task<T> join_fiber(Ref<FiberState<T>> rec, Context ctx, std::source_location where) {
-  if (!rec->done()) {
-    auto woken = co_await park(ctx.canceller(), where,
-                               [r = rec.get()](ParkOp& op) { r->add_joiner(op); });
-    if (woken.ec) throw ContextError(woken.ec);
+  if (!rec->finished()) {
+    ParkOp op;
+    co_await op.suspend(ctx.canceller(), where,
+                        [r = rec.get()](ParkOp& o) noexcept { r->add_joiner(o); });
+    if (op.result()) throw ContextError(op.result());
   }
   rec->take_error();
   if constexpr (!std::is_void_v<T>) co_return std::move(*rec->value);
@@ -144,9 +152,9 @@ class Fiber {
   /// The fiber's registry id (as shown in logs and the live view); 0 for an empty handle.
   std::uint64_t id() const noexcept { return rec_ ? rec_->id : 0; }
   /// True once the fiber has ended.
-  bool done() const noexcept { return rec_ && rec_->done(); }
-  /// Cancels the fiber's context; false if it had already ended or been cancelled.
-  bool cancel() noexcept { return rec_ && rec_->cancel(); }
+  bool done() const noexcept { return rec_ && rec_->finished(); }
+  /// Cancels the fiber's context; false if it had already been cancelled.
+  bool cancel() noexcept { return rec_ && rec_->cancel(Errc::canceled); }
 
   /// Waits for the fiber to end and yields its value or rethrows its exception. Throws
   /// ContextError if `ctx` ends first (the fiber keeps running), std::logic_error on a
@@ -191,15 +199,14 @@ auto go(Spawn spawn, F&& f, Args&&... args) {
 
   auto target = detail::resolve_spawn(spawn);
   detail::Ref<detail::FiberState<T>> rec(
-      new detail::FiberState<T>(spawn.name.empty() ? std::string("fiber") : std::move(spawn.name),
-                                spawn.where, target.parent_id, std::move(target.context),
-                                target.scheduler, target.worker_index),
+      new detail::FiberState<T>(spawn.ctx.node(),
+                                spawn.name.empty() ? std::string("fiber") : std::move(spawn.name),
+                                spawn.where, target.parent_id, target.scheduler,
+                                target.worker_index, target.run_queue),
       detail::adopt_ref);
-  auto executor = detail::fiber_executor(target, rec.get());
-  asio::co_spawn(std::move(executor),
-                 detail::fiber_body<T>(rec, Fn(std::forward<F>(f)),
-                                       std::decay_t<Args>(std::forward<Args>(args))...),
-                 asio::detached);
+  rec->attach();
+  detail::Closure<Fn, std::decay_t<Args>...> closure(std::forward<F>(f), std::forward<Args>(args)...);
+  detail::launch(detail::fiber_main<T>(rec, std::move(closure)), rec.get());
   return Fiber<T>(std::move(rec));
 }
 

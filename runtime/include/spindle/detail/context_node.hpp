@@ -89,11 +89,13 @@ class CancelNode : public ContextNode, public Hook<ChildTag> {
   /// whether it was.
   bool remove_waiter(ContextWaiter* w) noexcept;
 
+  /// Links into the parent's canceller, or inherits its cancellation if it is already done.
+  /// Called once, right after construction, before the node is shared.
+  void attach() noexcept;
+
  protected:
   explicit CancelNode(Ref<ContextNode> parent, TimePoint deadline) noexcept;
   ~CancelNode() override;
-  /// Links into the parent's canceller; inherits its cancellation if it is already done.
-  void attach() noexcept;
   /// Called once, outside the lock, after this node was cancelled.
   virtual void on_cancelled() noexcept {}
 

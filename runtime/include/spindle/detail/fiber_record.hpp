@@ -2,6 +2,8 @@
 // completion state that join() waits on.
 #pragma once
 
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -11,7 +13,7 @@
 
 #include "spindle/detail/context_node.hpp"
 #include "spindle/detail/intrusive_list.hpp"
-#include "spindle/detail/ref_counted.hpp"
+#include "spindle/detail/run_queue.hpp"
 #include "spindle/detail/spin_mutex.hpp"
 
 namespace spindle::detail {
@@ -24,11 +26,21 @@ static_assert(sizeof(std::source_location) == sizeof(void*),
 
 struct RegistryTag {};
 
-/// One fiber. Lives while the fiber runs (its body holds a reference) and while handles exist.
-class FiberRecord : public RefCounted, public Hook<RegistryTag> {
+/// The bottom coroutine of a fiber: Asio's entry-point type, so a fiber is one Asio
+/// "thread of execution" started without co_spawn's extra frames, dispatch and completion post.
+using FiberEntry = asio::awaitable<asio::detail::awaitable_thread_entry_point, asio::any_io_executor>;
+/// The Asio thread of execution that runs a fiber's coroutines.
+using FiberThread = asio::detail::awaitable_thread<asio::any_io_executor>;
+
+/// One fiber, which is also its own context node (one allocation for both): cancelling the
+/// node is cancelling the fiber. Lives while the fiber runs (its body holds a reference) and
+/// while handles or copies of its context exist.
+class FiberRecord : public CancelNode, public Hook<RegistryTag>, public RunNode {
  public:
-  FiberRecord(std::string name, std::source_location spawned_at, std::uint64_t parent_id,
-              Ref<CancelNode> context, SchedulerCore* scheduler, unsigned worker);
+  /// A fiber whose context is a child of `parent`; call attach() before sharing it.
+  FiberRecord(Ref<ContextNode> parent, std::string name, std::source_location spawned_at,
+              std::uint64_t parent_id, SchedulerCore* scheduler, unsigned worker,
+              RunQueue* run_queue);
 
   const std::uint64_t id;
   const std::uint64_t parent_id;  // 0: spawned outside any fiber
@@ -36,7 +48,11 @@ class FiberRecord : public RefCounted, public Hook<RegistryTag> {
   const std::source_location spawned_at;
   const TimePoint started;
   SchedulerCore* const scheduler;
+  RunQueue* const run_queue;  ///< of the worker it runs on
   const unsigned worker;
+
+  /// Queues the fiber's first run on its worker.
+  void start(FiberEntry entry) noexcept;
 
   /// Where the fiber is suspended in a spindle await; line() == 0 while it is not.
   std::atomic<std::source_location> await_site{std::source_location{}};
@@ -44,12 +60,8 @@ class FiberRecord : public RefCounted, public Hook<RegistryTag> {
   /// by the fiber's own thread, read by shutdown after the workers stopped.
   ParkOp* parked = nullptr;
 
-  /// The fiber's own context node (cancel() targets it). Released when the fiber ends.
-  Ref<CancelNode> context() const;
-  /// Cancels the fiber's context; returns false if it already ended or was cancelled.
-  bool cancel() noexcept;
-
-  bool done() const noexcept { return flags_.load(std::memory_order_acquire) & done_flag; }
+  /// True once the fiber's function has returned or thrown (or the fiber was destroyed).
+  bool finished() const noexcept { return flags_.load(std::memory_order_acquire) & done_flag; }
   /// Blocks the calling (non-worker) thread until the fiber has ended.
   void wait_blocking() const noexcept;
 
@@ -66,15 +78,19 @@ class FiberRecord : public RefCounted, public Hook<RegistryTag> {
   ~FiberRecord() override;
 
  private:
-  static constexpr std::uint32_t done_flag = 1, detached_flag = 2, taken_flag = 4;
+  static constexpr std::uint32_t done_flag = 1, detached_flag = 2, taken_flag = 4,
+                                 blocked_flag = 8;  // a thread sleeps in wait_blocking
   static void remove_joiner(ParkOp* op) noexcept;
+  static void run_start(RunNode* node);
+  static void abandon_start(RunNode* node) noexcept;
+  static const Ops start_ops;
   void log_unobserved_error() const noexcept;
 
-  mutable SpinMutex mu_;
-  Ref<CancelNode> context_;  // guarded by mu_
-  ParkOp* joiner_ = nullptr;  // guarded by mu_
+  FiberEntry entry_;  // until the first run
+  ParkOp* joiner_ = nullptr;  // guarded by join_mu_
   std::exception_ptr error_;
   mutable std::atomic<std::uint32_t> flags_{0};
+  mutable SpinMutex join_mu_;
 };
 
 /// A fiber record with room for the fiber's result.
@@ -95,5 +111,17 @@ class FiberState<void> final : public FiberRecord {
 FiberRecord* current_fiber() noexcept;
 /// Swaps the calling thread's current fiber; returns the previous one.
 FiberRecord* exchange_current_fiber(FiberRecord* f) noexcept;
+
+/// Makes `f` the calling thread's current fiber for its lifetime.
+class CurrentFiber {
+ public:
+  explicit CurrentFiber(FiberRecord* f) noexcept : previous_(exchange_current_fiber(f)) {}
+  ~CurrentFiber() { exchange_current_fiber(previous_); }
+  CurrentFiber(const CurrentFiber&) = delete;
+  CurrentFiber& operator=(const CurrentFiber&) = delete;
+
+ private:
+  FiberRecord* previous_;
+};
 
 }  // namespace spindle::detail

@@ -3,36 +3,56 @@
 // (notify), by its context (cancel) or by shutdown (destroy) — whichever claims it first.
 #pragma once
 
-#include <asio/async_result.hpp>
-#include <asio/associated_executor.hpp>
-#include <asio/execution/blocking.hpp>
-#include <asio/require.hpp>
+#include <asio/any_io_executor.hpp>
+#include <asio/awaitable.hpp>
 #include <asio/use_awaitable.hpp>
+#include <asio/version.hpp>
 #include <atomic>
+#include <optional>
 #include <source_location>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
 #include "spindle/detail/context_node.hpp"
 #include "spindle/detail/fiber_record.hpp"
+#include "spindle/detail/run_queue.hpp"
+
+// Parking suspends the awaiting coroutine through Asio's own hook for async operations
+// (a callable co_awaited in an awaitable frame receives the frame and detaches its thread),
+// as asio::use_awaitable does, but keeps the parked state in the awaiting frame instead of
+// allocating an operation and an extra coroutine frame per wait. Those hooks are Asio
+// internals, stable across the 1.2x releases this was written against.
+static_assert(ASIO_VERSION >= 102200 && ASIO_VERSION < 103000,
+              "spindle's ParkOp relies on Asio 1.2x awaitable internals; check park.hpp");
 
 namespace spindle::detail {
 
-/// What a parked fiber is resumed with: empty, or why it was not woken by its primitive.
-struct Woken {
-  std::error_code ec;
+using FrameBase = asio::detail::awaitable_frame_base<asio::any_io_executor>;
+
+/// A suspended fiber: owns its coroutine stack until resumed (or destroyed).
+class ParkedThread : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
+ public:
+  explicit ParkedThread(FiberThread* t) : awaitable_handler_base(t) {}
+  /// Continues the coroutine that parked, on the calling thread (its own worker).
+  void resume() {
+    this->frame()->attach_thread(this);
+    this->pump();
+  }
 };
 
 struct QueueTag {};
 
-/// A fiber parked on a primitive. It sits in the primitive's wait list (QueueTag hook) and in
-/// its context's waiter list. Wakers `try_claim()` it and, if they win, `complete()` it; the
-/// resumption is posted to the fiber's own executor, where the op unlinks itself from both
-/// lists (taking each lock on its own, so no lock order exists between them) and is freed.
-class ParkOp : public ContextWaiter, public Hook<QueueTag> {
+/// A fiber parked on a primitive. It lives in the awaiting coroutine's frame, sits in the
+/// primitive's wait list (QueueTag hook) and in its context's waiter list. Wakers
+/// `try_claim()` it and, if they win, `complete()` it, which queues the fiber on its worker's
+/// RunQueue; there the op unlinks itself from both lists (taking each lock on its own, so no
+/// lock order exists between them) before the coroutine continues.
+class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
  public:
-  enum class Action { resume, destroy };
-  using ActFn = void (*)(ParkOp*, Action) noexcept;
+  ParkOp() noexcept : ContextWaiter(&on_context_cancel), RunNode(&ops) {}
+  ParkOp(const ParkOp&) = delete;
+  ParkOp& operator=(const ParkOp&) = delete;
 
   /// Exactly one caller ever gets true.
   bool try_claim() noexcept {
@@ -41,16 +61,47 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag> {
   }
   bool claimed() const noexcept { return state_.load(std::memory_order_acquire) != 0; }
 
-  /// After a successful claim: records the outcome and schedules the fiber's resumption.
+  /// After a successful claim: records the outcome (empty, or an Errc) and makes the fiber
+  /// runnable on its worker.
   void complete(std::error_code ec = {}) noexcept {
-    result_ = ec;
-    act_(this, Action::resume);
+    result_ = static_cast<std::uint8_t>(ec.value());
+    fiber_->run_queue->push(this);
   }
 
-  /// Shutdown only (workers stopped): destroys the op of a leaked fiber together with the
-  /// fiber's frames, unless something already claimed it.
+  /// Shutdown only (workers stopped): destroys a leaked fiber parked here, unless something
+  /// already claimed the op (then its queued resumption owns the fiber).
   void destroy_parked() noexcept {
-    if (try_claim()) act_(this, Action::destroy);
+    if (try_claim()) abandon(this);
+  }
+
+  /// Why the fiber was resumed: empty when its primitive woke it, else the context's error.
+  std::error_code result() const noexcept {
+    return result_ ? make_error_code(static_cast<Errc>(result_)) : std::error_code{};
+  }
+
+  /// co_await the returned callable to park the calling fiber. `enqueue(op)` links the op
+  /// into the primitive's wait list under the primitive's lock — or, if what the fiber waits
+  /// for already happened, claims and completes it itself. `ctx` (may be null; the caller
+  /// keeps it alive) aborts the wait when cancelled. Throws std::logic_error outside a fiber.
+  template <class Enqueue>
+  auto suspend(CancelNode* ctx, std::source_location where, Enqueue enqueue) {
+    fiber_ = current_fiber();
+    if (!fiber_) throw std::logic_error("spindle: a spindle wait must run in a fiber started by go()");
+    ctx_ = ctx;
+    fiber_->await_site.store(where, std::memory_order_relaxed);
+    return [this, enqueue = std::move(enqueue)](FrameBase* frame) mutable -> FiberThread* {
+      // Runs once the coroutine is suspended, on its own thread: a completion queued from
+      // another thread cannot resume it before this returns.
+      thread_.emplace(frame->detach_thread());
+      fiber_->parked = this;
+      if (ctx_ && !ctx_->add_waiter(this)) {
+        try_claim();
+        complete(ctx_->err());
+      } else if (!claimed()) {
+        enqueue(*this);
+      }
+      return nullptr;
+    };
   }
 
   /// Primitive-specific: where a value is handed over (e.g. a channel's receive slot).
@@ -60,113 +111,47 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag> {
   void* owner = nullptr;
   void (*dequeue)(ParkOp*) noexcept = nullptr;
 
-  /// Registers with `ctx` and the current fiber; returns false if `ctx` is already done, in
-  /// which case the op has been claimed and completed with ctx's error.
-  bool begin(CancelNode* ctx, std::source_location where) noexcept {
-    fiber_ = current_fiber();
-    if (fiber_) {
-      fiber_->parked = this;
-      fiber_->await_site.store(where, std::memory_order_relaxed);
-    }
-    if (ctx) {
-      if (!ctx->add_waiter(this)) {
-        try_claim();
-        complete(ctx->err());
-        return false;
-      }
-      ctx_ = Ref<CancelNode>(ctx);
-    }
-    return true;
+ private:
+  static void run(RunNode* node) {
+    auto* self = static_cast<ParkOp*>(node);
+    self->unlink();
+    ParkedThread thread = std::move(*self->thread_);
+    self->thread_.reset();
+    CurrentFiber as(self->fiber_);
+    thread.resume();  // `self` lives in the frame being resumed: not touched after this
   }
 
- protected:
-  explicit ParkOp(ActFn act) noexcept : ContextWaiter(&on_context_cancel), act_(act) {}
-  ~ParkOp() = default;
+  /// The fiber will never be resumed: release its stack, which unwinds through its executor.
+  static void abandon(RunNode* node) noexcept {
+    auto* self = static_cast<ParkOp*>(node);
+    self->unlink();
+    std::optional<ParkedThread> thread = std::move(self->thread_);
+    self->thread_.reset();
+  }
 
-  /// Leaves the context's and the primitive's lists; runs on the fiber's thread.
+  static constexpr Ops ops{&run, &abandon};
+
+  /// Leaves the context's and the primitive's lists; runs on the fiber's thread (or at
+  /// shutdown, once the workers stopped).
   void unlink() noexcept {
     if (ctx_) ctx_->remove_waiter(this);
     if (dequeue) dequeue(this);
-    if (fiber_ && fiber_->parked == this) {
+    if (fiber_->parked == this) {
       fiber_->parked = nullptr;
       fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);
     }
   }
-  std::error_code result() const noexcept { return result_; }
 
- private:
   static void on_context_cancel(ContextWaiter* w, std::error_code why) noexcept {
     auto* op = static_cast<ParkOp*>(w);
     if (op->try_claim()) op->complete(why);
   }
 
   std::atomic<std::uint8_t> state_{0};
-  ActFn act_;
-  std::error_code result_;
-  Ref<CancelNode> ctx_;
+  std::uint8_t result_ = 0;  // 0 or an Errc
+  CancelNode* ctx_ = nullptr;
   FiberRecord* fiber_ = nullptr;
+  std::optional<ParkedThread> thread_;
 };
-
-/// A ParkOp holding the Asio completion handler of the awaiting coroutine.
-template <class Handler>
-class ParkOpImpl final : public ParkOp {
- public:
-  explicit ParkOpImpl(Handler h) : ParkOp(&act), handler_(std::move(h)) {}
-
- private:
-  /// Posted to the fiber's executor; owns the op until it runs, and destroys it (with the
-  /// fiber it would have resumed) if the executor is torn down first.
-  struct Resumer {
-    ParkOpImpl* op;
-    explicit Resumer(ParkOpImpl* p) noexcept : op(p) {}
-    Resumer(Resumer&& o) noexcept : op(std::exchange(o.op, nullptr)) {}
-    ~Resumer() {
-      if (op) op->destroy();
-    }
-    void operator()() { std::exchange(op, nullptr)->resume(); }
-  };
-
-  static void act(ParkOp* base, Action a) noexcept {
-    auto* self = static_cast<ParkOpImpl*>(base);
-    if (a == Action::destroy) {
-      self->destroy();
-      return;
-    }
-    auto ex = asio::get_associated_executor(self->handler_);
-    asio::execution::execute(asio::require(ex, asio::execution::blocking.never), Resumer(self));
-  }
-
-  void resume() {
-    unlink();
-    Handler h = std::move(handler_);
-    Woken w{result()};
-    delete this;
-    std::move(h)(w);
-  }
-
-  void destroy() noexcept {
-    unlink();
-    delete this;
-  }
-
-  Handler handler_;
-};
-
-/// Parks the calling fiber. `enqueue(op)` links the op into the primitive's wait list under
-/// the primitive's lock — or, if what the fiber waits for already happened, claims and
-/// completes it itself. `ctx` (may be null) aborts the wait when cancelled.
-/// Await the result: `Woken w = co_await park(...)`.
-template <class Enqueue>
-auto park(CancelNode* ctx, std::source_location where, Enqueue enqueue, void* slot = nullptr) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Woken)>(
-      [](auto handler, CancelNode* ctx, std::source_location where, Enqueue enqueue, void* slot) {
-        // Runs once the coroutine is suspended, on its own thread: a completion posted from
-        // another thread cannot resume it before this returns.
-        auto* op = new ParkOpImpl<decltype(handler)>(std::move(handler));
-        op->slot = slot;
-        if (op->begin(ctx, where) && !op->claimed()) enqueue(*op);
-      },
-      asio::use_awaitable, ctx, where, std::move(enqueue), slot);
-}
 
 }  // namespace spindle::detail

@@ -14,6 +14,7 @@
 
 #include "spindle/detail/context_node.hpp"
 #include "spindle/detail/deadline_queue.hpp"
+#include "spindle/detail/run_queue.hpp"
 #include "spindle/fiber_info.hpp"
 
 namespace spindle::detail {
@@ -37,6 +38,7 @@ struct Worker {
   WorkerContext io;
   std::optional<asio::executor_work_guard<asio::io_context::executor_type>> keep_running;
   std::shared_ptr<DeadlineQueue> deadlines;
+  RunQueue run_queue;
   std::thread thread;
 };
 

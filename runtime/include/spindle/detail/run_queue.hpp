@@ -1,0 +1,58 @@
+// The per-worker queue of runnable fibers.
+#pragma once
+
+#include <asio/io_context.hpp>
+#include <atomic>
+
+#include "spindle/detail/spin_mutex.hpp"
+
+namespace spindle::detail {
+
+/// Something that can be made runnable on a worker: a fiber to start or to resume.
+struct RunNode {
+  struct Ops {
+    void (*run)(RunNode*);             ///< runs it; the node may be gone afterwards
+    void (*abandon)(RunNode*) noexcept;  ///< drops it without running (shutdown)
+  };
+  explicit RunNode(const Ops* ops) noexcept : ops(ops) {}
+  const Ops* ops;
+  RunNode* next_run = nullptr;
+};
+
+/// Fibers made runnable on one worker, run in FIFO batches from a single Asio handler. A
+/// wake-up from the worker's own thread is a list append (no Asio operation, no lock), so
+/// spawning, joining, channel hand-offs and cancellation fan-outs do not pay the io_context's
+/// per-handler cost (an epoll_wait round, an allocation) once per fiber. Wake-ups from other
+/// threads append under a short lock and post one batch at a time.
+class RunQueue {
+ public:
+  explicit RunQueue(asio::io_context& io) noexcept : io_(io) {}
+  RunQueue(const RunQueue&) = delete;
+  RunQueue& operator=(const RunQueue&) = delete;
+
+  /// Makes `node` runnable. Safe from any thread.
+  void push(RunNode* node) noexcept;
+  /// The io_context whose thread runs this queue.
+  asio::io_context& io() const noexcept { return io_; }
+  /// Shutdown only (worker stopped): abandons every queued node; returns how many.
+  std::size_t abandon_all() noexcept;
+
+ private:
+  /// How many fibers run before the batch yields to Asio, so I/O and timers keep flowing.
+  static constexpr int batch = 128;
+
+  void schedule() noexcept;
+  void drain();
+  RunNode* pop_local() noexcept;
+  bool take_remote() noexcept;
+
+  asio::io_context& io_;
+  RunNode* head_ = nullptr;  // owner thread only
+  RunNode* tail_ = nullptr;
+  SpinMutex remote_mu_;
+  RunNode* remote_head_ = nullptr;  // guarded by remote_mu_
+  RunNode* remote_tail_ = nullptr;
+  std::atomic<bool> scheduled_{false};
+};
+
+}  // namespace spindle::detail

@@ -1,0 +1,78 @@
+#include "spindle/detail/run_queue.hpp"
+
+#include <asio/post.hpp>
+#include <mutex>
+
+#include "spindle/detail/worker.hpp"
+
+namespace spindle::detail {
+
+void RunQueue::push(RunNode* node) noexcept {
+  node->next_run = nullptr;
+  if (current_io() == &io_) {
+    if (tail_) tail_->next_run = node;
+    else head_ = node;
+    tail_ = node;
+  } else {
+    std::lock_guard lock(remote_mu_);
+    if (remote_tail_) remote_tail_->next_run = node;
+    else remote_head_ = node;
+    remote_tail_ = node;
+  }
+  schedule();
+}
+
+void RunQueue::schedule() noexcept {
+  if (!scheduled_.exchange(true, std::memory_order_acq_rel))
+    asio::post(io_, [this] { drain(); });
+}
+
+RunNode* RunQueue::pop_local() noexcept {
+  RunNode* n = head_;
+  if (n) {
+    head_ = n->next_run;
+    if (!head_) tail_ = nullptr;
+  }
+  return n;
+}
+
+bool RunQueue::take_remote() noexcept {
+  std::lock_guard lock(remote_mu_);
+  if (!remote_head_) return false;
+  if (tail_) tail_->next_run = remote_head_;
+  else head_ = remote_head_;
+  tail_ = remote_tail_;
+  remote_head_ = remote_tail_ = nullptr;
+  return true;
+}
+
+void RunQueue::drain() {
+  for (int i = 0; i < batch; ++i) {
+    RunNode* n = pop_local();
+    if (!n && take_remote()) n = pop_local();
+    if (!n) break;
+    n->ops->run(n);
+  }
+  // Clear the flag before looking again: a push that saw it set relies on this check.
+  scheduled_.store(false, std::memory_order_seq_cst);
+  bool more = head_ != nullptr;
+  if (!more) {
+    std::lock_guard lock(remote_mu_);
+    more = remote_head_ != nullptr;
+  }
+  if (more) schedule();
+}
+
+std::size_t RunQueue::abandon_all() noexcept {
+  std::size_t n = 0;
+  // Abandoning a fiber destroys its frames, which may wake others (onto the remote list).
+  for (;;) {
+    take_remote();
+    RunNode* node = pop_local();
+    if (!node) return n;
+    node->ops->abandon(node);
+    ++n;
+  }
+}
+
+}  // namespace spindle::detail
