@@ -2,7 +2,7 @@
 // printing one "metric value unit" line per metric so bench/runtime.sh can put both side by
 // side.
 //
-//   runtime_bench [--threads N] [--only PREFIX] [--spawn N] [--idle N] [--fanout N] [--reps N]
+//   runtime_bench [--threads N] [--only|--skip PREFIX] [--spawn N] [--idle N] [--fanout N] [--reps N]
 //
 // Metrics (wall clock; warm figures are the median of --reps repetitions):
 //   idle_rss_per_fiber        RSS delta per fiber for --idle fibers parked on ctx.wait()
@@ -31,6 +31,7 @@ namespace {
 struct Options {
   unsigned threads = 1;
   std::string only;
+  std::string skip;
   int spawn = 1'000'000;
   int idle = 100'000;
   int fanout = 100'000;
@@ -181,14 +182,15 @@ Options parse(int argc, char** argv) {
     };
     if (a == "--threads") o.threads = std::stoi(value());
     else if (a == "--only") o.only = value();
+    else if (a == "--skip") o.skip = value();
     else if (a == "--spawn") o.spawn = std::stoi(value());
     else if (a == "--idle") o.idle = std::stoi(value());
     else if (a == "--fanout") o.fanout = std::stoi(value());
     else if (a == "--reps") o.reps = std::stoi(value());
     else {
       std::fprintf(stderr,
-                   "usage: %s [--threads N] [--only idle|spawn|ctx|wg] [--spawn N] [--idle N] "
-                   "[--fanout N] [--reps N]\n",
+                   "usage: %s [--threads N] [--only|--skip idle|spawn|ctx|wg] [--spawn N] "
+                   "[--idle N] [--fanout N] [--reps N]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -200,7 +202,10 @@ Options parse(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   const Options o = parse(argc, argv);
-  auto run = [&](const char* name) { return o.only.empty() || std::string(name).starts_with(o.only); };
+  auto run = [&](const char* name) {
+    const std::string n = name;
+    return (o.only.empty() || n.starts_with(o.only)) && (o.skip.empty() || !n.starts_with(o.skip));
+  };
   std::printf("# spindle threads=%u hardware=%u\n", o.threads, std::thread::hardware_concurrency());
   Scheduler sched({.threads = o.threads});
   sched.block_on([&](Context ctx) -> Task<> {

@@ -9,15 +9,15 @@
 namespace spindle {
 
 void WaitGroup::add(std::int64_t n) {
-  auto current = count_.load(std::memory_order_relaxed);
-  std::int64_t next;
-  do {
-    next = current + n;
-    if (next < 0)
-      throw std::logic_error("spindle::WaitGroup: counter below zero (done() called " +
-                             std::to_string(-next) + " more time(s) than add())");
-  } while (!count_.compare_exchange_weak(current, next, std::memory_order_acq_rel));
-  if (next == 0 && n != 0) wake_all();
+  const std::int64_t next = count_.fetch_add(n, std::memory_order_seq_cst) + n;
+  if (next < 0) {
+    count_.fetch_sub(n, std::memory_order_seq_cst);
+    throw std::logic_error("spindle::WaitGroup: counter below zero (done() called " +
+                           std::to_string(-next) + " more time(s) than add())");
+  }
+  // Pairs with enqueue(): it counts itself in waiting_ before reading count_, so one of the
+  // two sides sees the other.
+  if (next == 0 && n != 0 && waiting_.load(std::memory_order_seq_cst) != 0) wake_all();
 }
 
 WaitGroup::DoneGuard::~DoneGuard() {
@@ -31,21 +31,24 @@ WaitGroup::DoneGuard::~DoneGuard() {
 
 void WaitGroup::wake_all() noexcept {
   std::lock_guard lock(mu_);
-  while (auto* op = waiters_.pop_front())
+  while (auto* op = waiters_.pop_front()) {
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
     if (op->try_claim()) op->complete();
+  }
 }
 
 void WaitGroup::enqueue(detail::ParkOp& op) noexcept {
   {
     std::lock_guard lock(mu_);
-    // Checked under the lock that wake_all takes after the count reaches zero: either the
-    // zero is seen here, or the op is in the list when wake_all looks.
-    if (count_.load(std::memory_order_acquire) != 0) {
+    waiting_.fetch_add(1, std::memory_order_seq_cst);
+    // Either add() sees waiting_ and wakes the list, or the zero is seen here.
+    if (count_.load(std::memory_order_seq_cst) != 0) {
       op.owner = this;
       op.dequeue = &dequeue;
       waiters_.push_back(&op);
       return;
     }
+    waiting_.fetch_sub(1, std::memory_order_relaxed);
   }
   if (op.try_claim()) op.complete();
 }
@@ -53,8 +56,10 @@ void WaitGroup::enqueue(detail::ParkOp& op) noexcept {
 void WaitGroup::dequeue(detail::ParkOp* op) noexcept {
   auto* self = static_cast<WaitGroup*>(op->owner);
   std::lock_guard lock(self->mu_);
-  if (static_cast<detail::Hook<detail::QueueTag>*>(op)->linked())
+  if (static_cast<detail::Hook<detail::QueueTag>*>(op)->linked()) {
     detail::List<detail::ParkOp, detail::QueueTag>::erase(op);
+    self->waiting_.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 Task<std::error_code> WaitGroup::wait(Context ctx, std::source_location where) {

@@ -9,6 +9,8 @@
 #include "support/process_stats.hpp"
 #include "support/spindle_test.hpp"
 
+TEST_SUITE_BEGIN("runtime");
+
 using namespace spindle;
 using namespace std::chrono_literals;
 
@@ -225,3 +227,5 @@ SPINDLE_TEST("after_func runs once the context is done; stop prevents it") {
   CHECK(ran == 11);
   CHECK(sched.shutdown(1s).empty());
 }
+
+TEST_SUITE_END();

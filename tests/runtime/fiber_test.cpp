@@ -9,6 +9,8 @@
 #include "support/log_capture.hpp"
 #include "support/spindle_test.hpp"
 
+TEST_SUITE_BEGIN("runtime");
+
 using namespace spindle;
 using namespace std::chrono_literals;
 
@@ -240,3 +242,5 @@ SPINDLE_TEST("many fibers across threads all run and are joined") {
   CHECK(total == 10'000L * 9'999 / 2);
   CHECK(sched.shutdown(1s).empty());
 }
+
+TEST_SUITE_END();

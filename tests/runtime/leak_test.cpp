@@ -8,14 +8,17 @@
 #include "support/log_capture.hpp"
 #include "support/spindle_test.hpp"
 
+TEST_SUITE_BEGIN("runtime");
+
 using namespace spindle;
 using namespace std::chrono_literals;
 
 namespace {
 
 // Parks on a context nobody cancels: shutdown's cancellation does not reach it.
+constexpr int stuck_await_line = __LINE__ + 2;  // the await the report must name
 Task<> stuck_forever(Context) {
-  co_await background().wait();  // the await the report must name
+  co_await background().wait();
 }
 
 }  // namespace
@@ -37,7 +40,7 @@ SPINDLE_TEST("shutdown names a leaked fiber by name, spawn line and await line")
   CHECK(std::string(leaks[0].spawned_at.file_name()).ends_with("leak_test.cpp"));
   CHECK(leaks[0].spawned_at.line() == spawn_line);
   CHECK(std::string(leaks[0].parked_at.file_name()).ends_with("leak_test.cpp"));
-  CHECK(leaks[0].parked_at.line() == 18);
+  CHECK(leaks[0].parked_at.line() == stuck_await_line);
   CHECK(leaks[0].parent_id != 0);  // spawned by the main fiber
   CHECK(leaks[0].age >= 50ms);
   const auto text = logs.text();
@@ -159,3 +162,5 @@ SPINDLE_TEST("the live view lists running fibers with their await site and deadl
   for (auto& f : fibers) f.wait_blocking();
   CHECK(sched.shutdown(1s).empty());
 }
+
+TEST_SUITE_END();

@@ -59,6 +59,7 @@ class WaitGroup {
   void wake_all() noexcept;
 
   std::atomic<std::int64_t> count_{0};
+  std::atomic<std::int32_t> waiting_{0};  // parked waiters; lets done() skip the lock
   detail::SpinMutex mu_;
   detail::List<detail::ParkOp, detail::QueueTag> waiters_;  // guarded by mu_
 };

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# test.sh: everything CI checks, from a clean clone on a fresh Debian 12 machine.
+#
+# Usage: scripts/test.sh [--fast]
+#   1. installs missing Debian packages (scripts/install-deps.sh test)
+#   2. builds with -Wall -Wextra -Werror and runs the doctest suite and the other CTest tests
+#      (the installed-package consumer, ...)
+#   3. builds the suite with -fsanitize=address,undefined and runs it
+#   4. builds the suite with -fsanitize=thread and runs the runtime tests under it
+# --fast stops after step 2. Build folders: build-test/, build-asan/, build-tsan/.
+# Exits non-zero on the first failure.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+JOBS=${JOBS:-$(nproc)}
+
+step() { printf '\n==== %s (%s)\n' "$*" "$(date +%H:%M:%S)"; }
+
+step "dependencies"
+scripts/install-deps.sh test
+
+build() {  # dir, extra cmake args...
+  local dir=$1; shift
+  cmake -S . -B "$dir" -DSPINDLE_WERROR=ON -DSPINDLE_BUILD_BENCH=OFF "$@" >/dev/null
+  cmake --build "$dir" -j"$JOBS"
+}
+
+step "build (-Werror) and test"
+build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build-test/tests/spindle_tests
+(cd build-test && ctest --output-on-failure -E '^spindle_tests$')
+
+[[ ${1:-} == --fast ]] && exit 0
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer"
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=address,undefined
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  build-asan/tests/spindle_tests
+
+step "ThreadSanitizer (runtime tests)"
+build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=thread
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/spindle_tests --test-suite='runtime*'
+
+step "all green"
