@@ -81,8 +81,9 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
 
   /// co_await the returned callable to park the calling fiber. `enqueue(op)` links the op
   /// into the primitive's wait list under the primitive's lock — or, if what the fiber waits
-  /// for already happened, claims and completes it itself. `ctx` (may be null; the caller
-  /// keeps it alive) aborts the wait when cancelled. Throws std::logic_error outside a fiber.
+  /// for already happened, claims and completes it itself; it must not throw. `ctx` (may be
+  /// null; the caller keeps it alive) aborts the wait when cancelled; it is registered after
+  /// `enqueue`. Throws std::logic_error outside a fiber.
   template <class Enqueue>
   auto suspend(CancelNode* ctx, std::source_location where, Enqueue enqueue) {
     fiber_ = current_fiber();
@@ -94,22 +95,21 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
       // another thread cannot resume it before this returns.
       thread_.emplace(frame->detach_thread());
       fiber_->parked = this;
-      if (ctx_ && !ctx_->add_waiter(this)) {
-        try_claim();
-        complete(ctx_->err());
-      } else if (!claimed()) {
-        enqueue(*this);
-      }
+      // The primitive first: until the op is registered with its context, only the primitive
+      // can claim it, which lets a select register on all its channels atomically.
+      enqueue(*this);
+      if (ctx_ && !claimed() && !ctx_->add_waiter(this) && try_claim()) complete(ctx_->err());
       return nullptr;
     };
   }
 
-  /// Primitive-specific: where a value is handed over (e.g. a channel's receive slot).
-  void* slot = nullptr;
   /// The primitive the op waits on, and how to take the op out of its list (under its lock)
   /// if it is still there when the op is resumed.
   void* owner = nullptr;
   void (*dequeue)(ParkOp*) noexcept = nullptr;
+  /// Which of several waits fired (a select's case index); -1 until one does. Set by the
+  /// waker that claimed the op, before complete().
+  std::int16_t fired = -1;
 
  private:
   static void run(RunNode* node) {

@@ -1,0 +1,91 @@
+// The untyped machinery of channels and select: wait lists, and the select engine that every
+// channel send and receive goes through.
+#pragma once
+
+#include <cstddef>
+#include <source_location>
+#include <stdexcept>
+#include <system_error>
+
+#include "spindle/context.hpp"
+#include "spindle/detail/intrusive_list.hpp"
+#include "spindle/detail/park.hpp"
+#include "spindle/detail/ref_counted.hpp"
+#include "spindle/detail/spin_mutex.hpp"
+#include "spindle/task.hpp"
+
+namespace spindle {
+
+/// Thrown on a send to (or a close of) a closed channel — a program error, as in Go.
+class ChannelClosed : public std::logic_error {
+ public:
+  explicit ChannelClosed(const char* what) : std::logic_error(what) {}
+};
+
+/// The outcome of a select: which case fired, or why none did.
+struct Selected {
+  /// The index of the case that fired (in argument order); -1 if the context ended first.
+  int index = -1;
+  /// The context's error when index is -1.
+  std::error_code error;
+};
+
+namespace detail {
+
+struct ChanTag {};
+
+/// One case of a parked select (a plain send or receive is a select of one case), linked
+/// into its channel's senders or receivers.
+struct ChanWaiter : Hook<ChanTag> {
+  ParkOp* op = nullptr;
+  void* slot = nullptr;  // send: the T to give; receive: the std::optional<T> to fill
+  int index = 0;
+};
+
+/// What a channel of any element type shares: its lock and wait lists.
+class ChannelBase : public RefCounted {
+ public:
+  SpinMutex mu;
+  List<ChanWaiter, ChanTag> senders;    // guarded by mu
+  List<ChanWaiter, ChanTag> receivers;  // guarded by mu
+  bool closed = false;                  // guarded by mu
+
+  /// Under mu: claims the first waiter of `list` whose op can still be claimed; waiters of
+  /// ops already claimed elsewhere (a select that fired on another case, a cancelled wait)
+  /// are dropped on the way.
+  static ChanWaiter* claim_first(List<ChanWaiter, ChanTag>& list) noexcept {
+    while (ChanWaiter* w = list.pop_front())
+      if (w->op->try_claim()) return w;
+    return nullptr;
+  }
+  /// Under mu: completes a claimed partner after its value was handed over.
+  static void wake(ChanWaiter* w, std::error_code ec = {}) noexcept {
+    w->op->fired = static_cast<std::int16_t>(w->index);
+    w->op->complete(ec);
+  }
+};
+
+/// What try_now reports.
+enum class CaseResult { not_ready, done, closed };
+
+/// A type-erased select case over one channel.
+struct SelectCase {
+  ChannelBase* channel;
+  bool is_send;
+  void* slot;
+  /// Under channel->mu: completes the case at once if it can (taking or giving a value,
+  /// waking a partner), or reports that the channel is closed.
+  CaseResult (*try_now)(SelectCase&) noexcept;
+};
+
+/// Runs a select over `cases` (n >= 1): completes the first ready case, checking in an order
+/// that starts at a random case so no ready case is starved; else parks on every channel and
+/// on `ctx` at once until exactly one fires. Returns the fired index with an empty error, the
+/// index with Errc::closed when that case's channel was closed, or -1 and ctx's error.
+Task<Selected> select_cases(Context ctx, std::source_location where, SelectCase* cases,
+                            std::size_t n);
+/// The non-blocking form: the index of a case completed now, or -1 (Go's `default:`).
+Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept;
+
+}  // namespace detail
+}  // namespace spindle

@@ -1,0 +1,329 @@
+// Channels and select: rendezvous, buffering, close, cancellation without loss or
+// duplication, cross-thread use, fairness.
+#include <atomic>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "spindle/spindle.hpp"
+#include "support/spindle_test.hpp"
+
+TEST_SUITE_BEGIN("runtime");
+
+using namespace spindle;
+using namespace std::chrono_literals;
+
+SPINDLE_TEST("an unbuffered send waits for a receiver; values arrive in order") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> ch;
+    std::atomic<int> sent{0};
+    auto producer = go(ctx, [&sent](Context c, Channel<int> out) -> Task<> {
+      for (int i = 0; i < 5; ++i) {
+        CHECK_FALSE(co_await out.send(c, i));
+        ++sent;
+      }
+    }, ch);
+    co_await sleep(ctx, 10ms);
+    CHECK(sent == 0);  // nobody received yet: the first send is still waiting
+    for (int i = 0; i < 5; ++i) {
+      auto v = co_await ch.recv(ctx);
+      REQUIRE(v);
+      CHECK(*v == i);
+    }
+    co_await producer.join(ctx);
+    CHECK(sent == 5);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("a buffered channel holds up to its capacity") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<std::string> ch(2);
+    CHECK(ch.capacity() == 2);
+    CHECK(ch.try_send(std::string("a")));
+    CHECK_FALSE(co_await ch.send(ctx, "b"));
+    std::string c = "c";
+    CHECK_FALSE(ch.try_send(c));  // full
+    CHECK(c == "c");               // not moved from when it failed
+    CHECK(ch.size() == 2);
+    CHECK(*ch.try_recv() == "a");
+    CHECK(ch.try_send(c));
+    CHECK(*(co_await ch.recv(ctx)) == "b");
+    CHECK(*(co_await ch.recv(ctx)) == "c");
+    CHECK_FALSE(ch.try_recv().has_value());
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("close: receivers drain then see closed; send and second close are errors") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> ch(4);
+    for (int i = 1; i <= 3; ++i) co_await ch.send(ctx, i);
+    ch.close();
+    CHECK(ch.closed());
+    int sum = 0;
+    while (auto v = co_await ch.recv(ctx)) sum += *v;  // Go's `for v := range ch`
+    CHECK(sum == 6);
+    auto after = co_await ch.recv(ctx);
+    CHECK_FALSE(after);
+    CHECK(after.closed());
+    CHECK_THROWS_AS(co_await ch.send(ctx, 4), ChannelClosed);
+    CHECK_THROWS_AS(ch.try_send(4), ChannelClosed);
+    CHECK_THROWS_AS(ch.close(), ChannelClosed);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("close wakes parked receivers (closed) and parked senders (ChannelClosed)") {
+  Scheduler sched({.threads = 2});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> ch;
+    std::vector<Fiber<bool>> receivers, senders;
+    for (int i = 0; i < 3; ++i) {
+      receivers.push_back(go({ctx, "r", Placement::spread}, [](Context c, Channel<int> in) -> Task<bool> {
+        co_return (co_await in.recv(c)).closed();
+      }, ch));
+    }
+    Channel<int> full(1);
+    co_await full.send(ctx, 0);
+    for (int i = 0; i < 3; ++i) {
+      senders.push_back(go({ctx, "s", Placement::spread}, [](Context c, Channel<int> out) -> Task<bool> {
+        try {
+          co_await out.send(c, 1);
+        } catch (const ChannelClosed&) {
+          co_return true;
+        }
+        co_return false;
+      }, full));
+    }
+    co_await sleep(ctx, 20ms);
+    ch.close();
+    full.close();
+    for (auto& r : receivers) CHECK(co_await r.join(ctx));
+    for (auto& s : senders) CHECK(co_await s.join(ctx));
+    CHECK(*full.try_recv() == 0);  // the buffered value survives the close
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("a cancelled receive consumes nothing; a cancelled send delivers nothing") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> ch;
+    auto [rctx, cancel_recv] = with_cancel(ctx);
+    auto receiver = go(rctx, [](Context c, Channel<int> in) -> Task<std::error_code> {
+      co_return (co_await in.recv(c)).error();
+    }, ch);
+    co_await sleep(ctx, 5ms);
+    cancel_recv();
+    CHECK(co_await receiver.join(ctx) == Errc::canceled);
+
+    auto [sctx, cancel_send] = with_cancel(ctx);
+    auto sender = go(sctx, [](Context c, Channel<int> out) -> Task<std::error_code> {
+      co_return co_await out.send(c, 42);
+    }, ch);
+    co_await sleep(ctx, 5ms);
+    cancel_send();
+    CHECK(co_await sender.join(ctx) == Errc::canceled);
+    CHECK_FALSE(ch.try_recv().has_value());  // 42 was not delivered
+
+    // The channel still works afterwards, and the cancelled receiver took nothing.
+    auto late = go(ctx, [](Context c, Channel<int> out) -> Task<> { co_await out.send(c, 7); }, ch);
+    CHECK(*(co_await ch.recv(ctx)) == 7);
+    co_await late.join(ctx);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("no value is lost or duplicated when cancellations race with transfers") {
+  // Senders and receivers on two threads, each op under its own short deadline, so many
+  // operations are cancelled just as a partner arrives. Every send that reports success
+  // must be received exactly once; nothing else may be.
+  Scheduler sched({.threads = 2});
+  constexpr int per_sender = 2000, senders = 4, receivers = 4;
+  std::vector<std::atomic<int>> delivered(senders * per_sender), received(senders * per_sender);
+  sched.block_on([&](Context ctx) -> Task<> {
+    for (std::size_t capacity : {0u, 3u}) {
+      for (auto& d : delivered) d = 0;
+      for (auto& r : received) r = 0;
+      Channel<int> ch(capacity);
+      WaitGroup producers, consumers;
+      producers.add(senders);
+      consumers.add(receivers);
+      for (int s = 0; s < senders; ++s)
+        go({ctx, "sender", Placement::spread}, [&, s](Context c) -> Task<> {
+          auto done = producers.done_on_exit();
+          for (int i = 0; i < per_sender; ++i) {
+            const int v = s * per_sender + i;
+            auto [op_ctx, cancel] = with_timeout(c, std::chrono::microseconds(i % 50));
+            if (!co_await ch.send(op_ctx, v)) ++delivered[v];
+          }
+        }).detach();
+      for (int r = 0; r < receivers; ++r)
+        go({ctx, "receiver", Placement::spread}, [&](Context c) -> Task<> {
+          auto done = consumers.done_on_exit();
+          for (;;) {
+            auto [op_ctx, cancel] = with_timeout(c, std::chrono::microseconds(30));
+            auto v = co_await ch.recv(op_ctx);
+            if (v) ++received[*v];
+            else if (v.closed()) co_return;
+          }
+        }).detach();
+      co_await producers.wait(ctx);
+      ch.close();
+      co_await consumers.wait(ctx);
+      int ok = 0, mismatched = 0;
+      for (std::size_t i = 0; i < delivered.size(); ++i) {
+        ok += delivered[i];
+        if (delivered[i] != received[i]) ++mismatched;
+      }
+      CAPTURE(capacity);
+      CHECK(mismatched == 0);
+      MESSAGE("capacity " << capacity << ": " << ok << " of " << delivered.size()
+                          << " sends delivered before their deadline");
+    }
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("channels work between fibers on different threads") {
+  Scheduler sched({.threads = 2});
+  const long total = sched.block_on([](Context ctx) -> Task<long> {
+    Channel<int> jobs(16), results(16);
+    constexpr int n = 20'000;
+    for (int w = 0; w < 4; ++w)
+      go({ctx, "worker", Placement::spread}, [](Context c, Channel<int> in, Channel<int> out) -> Task<> {
+        while (auto j = co_await in.recv(c)) co_await out.send(c, *j * 2);
+      }, jobs, results).detach();
+    go(ctx, [](Context c, Channel<int> out) -> Task<> {
+      for (int i = 0; i < n; ++i) co_await out.send(c, i);
+      out.close();
+    }, jobs).detach();
+    long sum = 0;
+    for (int i = 0; i < n; ++i) sum += *(co_await results.recv(ctx));
+    co_return sum;
+  });
+  CHECK(total == 2L * (20'000L * 19'999 / 2));
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("select takes exactly one ready case and leaves the others untouched") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> a(1), b(1), out(1);
+    co_await a.send(ctx, 1);
+    co_await b.send(ctx, 2);
+    auto from_a = a.recv_case();
+    auto from_b = b.recv_case();
+    auto to_out = out.send_case(3);
+    auto s = co_await select(ctx, from_a, from_b, to_out);
+    REQUIRE(s.index >= 0);
+    CHECK_FALSE(s.error);
+    // Exactly one happened: count the values still in the channels.
+    const int left = static_cast<int>(a.size() + b.size()) + (out.size() == 0 ? 1 : 0);
+    CHECK(left == 2);
+    if (s.index == 0) CHECK(*from_a == 1);
+    if (s.index == 1) CHECK(*from_b == 2);
+    if (s.index != 2) CHECK(to_out.value() == 3);  // not sent: still ours
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("select parks until a case fires, or the context ends") {
+  Scheduler sched({.threads = 2});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> a, b;
+    go({ctx, "late sender", Placement::spread}, [](Context c, Channel<int> out) -> Task<> {
+      co_await sleep(c, 10ms);
+      co_await out.send(c, 9);
+    }, b).detach();
+    auto ra = a.recv_case();
+    auto rb = b.recv_case();
+    auto s = co_await select(ctx, ra, rb);
+    CHECK(s.index == 1);
+    CHECK(*rb == 9);
+
+    auto [short_ctx, cancel] = with_timeout(ctx, 10ms);
+    auto again = a.recv_case();
+    auto t = co_await select(short_ctx, again);
+    CHECK(t.index == -1);
+    CHECK(t.error == Errc::deadline_exceeded);
+    CHECK_FALSE(again);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("select with default (try_select) never waits; closed channels are ready") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> a, b(1);
+    auto ra = a.recv_case();
+    auto sb = b.send_case(5);
+    CHECK(try_select(ra) == -1);  // nothing ready: the default branch
+    CHECK(try_select(ra, sb) == 1);
+    CHECK(*b.try_recv() == 5);
+    a.close();
+    CHECK(try_select(ra) == 0);
+    CHECK(ra.closed());
+    auto closed_recv = a.recv_case();
+    auto s = co_await select(ctx, closed_recv);
+    CHECK(s.index == 0);
+    CHECK(closed_recv.closed());
+    auto send_closed = a.send_case(1);
+    CHECK_THROWS_AS(try_select(send_closed), ChannelClosed);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("select is fair: every ready case is eventually taken") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> a(1), b(1), c(1);
+    int taken[3] = {0, 0, 0};
+    for (int i = 0; i < 3000; ++i) {
+      if (a.size() == 0) co_await a.send(ctx, 0);
+      if (b.size() == 0) co_await b.send(ctx, 1);
+      if (c.size() == 0) co_await c.send(ctx, 2);
+      auto ra = a.recv_case();
+      auto rb = b.recv_case();
+      auto rc = c.recv_case();
+      auto s = co_await select(ctx, ra, rb, rc);
+      ++taken[s.index];
+    }
+    for (int t : taken) CHECK(t > 700);  // about 1000 each
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("two selects racing over the same channels never deadlock or lose a value") {
+  Scheduler sched({.threads = 2});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> x, y;
+    constexpr int n = 5000;
+    auto sender = go({ctx, "select sender", Placement::spread}, [](Context c, Channel<int> x, Channel<int> y) -> Task<int> {
+      int sent = 0;
+      for (int i = 0; i < n; ++i) {
+        auto sx = x.send_case(i);
+        auto sy = y.send_case(i);
+        if ((co_await select(c, sx, sy)).index >= 0) ++sent;
+      }
+      co_return sent;
+    }, x, y);
+    long sum = 0;
+    for (int i = 0; i < n; ++i) {
+      auto rx = x.recv_case();
+      auto ry = y.recv_case();
+      auto s = co_await select(ctx, rx, ry);
+      sum += s.index == 0 ? *rx : *ry;
+    }
+    CHECK(co_await sender.join(ctx) == n);
+    CHECK(sum == static_cast<long>(n) * (n - 1) / 2);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+TEST_SUITE_END();
