@@ -10,4 +10,5 @@
 #include "spindle/select.hpp"
 #include "spindle/sleep.hpp"
 #include "spindle/task.hpp"
+#include "spindle/task_group.hpp"
 #include "spindle/wait_group.hpp"
