@@ -4,7 +4,8 @@
 # Usage: bench/runtime.sh [--quick]
 #   RUNS=3   passes; each runs spindle and Go alternately, so drift hits both alike
 #
-# Runs ../shared/bench/go/microbench.go and bench/runtime/runtime_bench.cpp twice per pass:
+# Runs ../shared/bench/go/microbench.go, bench/go/chan_fanout.go (the Go twin of the fan-out
+# jobs test) and bench/runtime/runtime_bench.cpp twice per pass:
 # pinned to one cpu with one thread (GOMAXPROCS=1 / --threads 1) and unpinned with two
 # (GOMAXPROCS=2 / --threads 2, new fibers spread over both threads). Prints a markdown table
 # of medians (min-max) and spindle/Go ratios; lower is better for every metric. Raw output
@@ -16,13 +17,14 @@ RUNS=${RUNS:-3}
 ARGS=()
 if [[ ${1:-} == --quick ]]; then
   RUNS=1
-  ARGS=(--spawn 200000 --reps 3)
+  ARGS=(--spawn 200000 --jobs 200000 --reps 3)
   GO_ARGS=(-spawn 200000 -reps 3)
+  JOBS_ARGS=(-jobs 200000 -reps 3)
 fi
-GO_ARGS=(${GO_ARGS[@]+"${GO_ARGS[@]}"})
 
 build_spindle runtime_bench
 build_go microbench
+build_go_own chan_fanout
 OUT=$BUILD/results/runtime-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 
@@ -39,6 +41,7 @@ for ((run = 1; run <= RUNS; run++)); do
       for t in spawn chan ctx wg; do
         GOMAXPROCS=$threads $pinning "$BUILD/go/microbench" -only $t ${GO_ARGS[@]+"${GO_ARGS[@]}"}
       done
+      GOMAXPROCS=$threads $pinning "$BUILD/go/chan_fanout" ${JOBS_ARGS[@]+"${JOBS_ARGS[@]}"}
     } >"$OUT/go-$mode-$run.txt"
   done
 done

@@ -9,6 +9,10 @@
 //   spawn_join_*_ns_per_fiber go(f) --spawn times, each fiber calling wg.done(); then wg.wait()
 //   spawn_join_seq_ns         wg.add(1); go(f); wg.wait() one at a time
 //   ctx_cancel_fanout_*       --fanout fibers parked on ctx.wait(); cancel() until all exited
+//   chan_pingpong_rtt_ns      unbuffered channel round trip between two fibers on one thread
+//   chan_pingpong_cross_thread_rtt_ns  the same with the two fibers on different threads (--threads 2)
+//   fanout_jobs_per_s         --jobs jobs through 8 workers over buffered channels (the Go twin
+//                             of this one is bench/go/chan_fanout.go)
 //   wg_add_done_ns            wg.add(1); wg.done() pair
 //   wg_wait_zero_ns           co_await wg.wait() on a zero counter
 #include <algorithm>
@@ -37,6 +41,8 @@ struct Options {
   int fanout = 100'000;
   int seq = 200'000;
   int wg = 10'000'000;
+  int pingpong = 1'000'000;
+  int jobs = 1'000'000;
   int reps = 5;
 };
 
@@ -150,6 +156,63 @@ Task<> test_fanout(Context ctx, Options o) {
   emit("ctx_cancel_fanout_ns_per_fiber", m / o.fanout, "ns");
 }
 
+Task<double> pingpong_once(Context ctx, const Options& o, int echo_worker) {
+  Channel<int> ping, pong;
+  auto echo = [](Context c, Channel<int> in, Channel<int> out) -> Task<> {
+    while (auto v = co_await in.recv(c)) co_await out.send(c, *v);
+  };
+  Fiber<> f = echo_worker < 0 ? go(ctx, echo, ping, pong)
+                              : go({ctx, "echo", static_cast<unsigned>(echo_worker)}, echo, ping, pong);
+  const auto t0 = Clock::now();
+  for (int i = 0; i < o.pingpong; ++i) {
+    co_await ping.send(ctx, i);
+    co_await pong.recv(ctx);
+  }
+  const double ns = Ns(Clock::now() - t0).count() / o.pingpong;
+  ping.close();
+  co_await f.join(ctx);
+  co_return ns;
+}
+
+Task<> test_chan(Context ctx, Options o, unsigned main_worker) {
+  std::vector<double> xs;
+  co_await pingpong_once(ctx, o, -1);  // warm-up
+  for (int r = 0; r < o.reps; ++r) xs.push_back(co_await pingpong_once(ctx, o, -1));
+  emit("chan_pingpong_rtt_ns", median(xs), "ns");
+  if (o.threads < 2) co_return;
+  xs.clear();
+  const int other = static_cast<int>((main_worker + 1) % o.threads);
+  for (int r = 0; r < o.reps; ++r) xs.push_back(co_await pingpong_once(ctx, o, other));
+  emit("chan_pingpong_cross_thread_rtt_ns", median(xs), "ns");
+}
+
+Task<> test_fanout_jobs(Context ctx, Options o) {
+  constexpr int workers = 8;
+  std::vector<double> rates;
+  for (int r = 0; r < o.reps; ++r) {
+    Channel<int> jobs(1024);
+    Channel<long> results(1024);
+    WaitGroup wg;
+    wg.add(workers);
+    const auto t0 = Clock::now();
+    for (int w = 0; w < workers; ++w)
+      go({ctx, "fanout worker", placement(o)}, [&wg](Context c, Channel<int> in, Channel<long> out) -> Task<> {
+        auto done = wg.done_on_exit();
+        while (auto j = co_await in.recv(c)) co_await out.send(c, static_cast<long>(*j) * 2);
+      }, jobs, results).detach();
+    go(ctx, [](Context c, Channel<int> out, int n) -> Task<> {
+      for (int i = 0; i < n; ++i) co_await out.send(c, i);
+      out.close();
+    }, jobs, o.jobs).detach();
+    long sum = 0;
+    for (int i = 0; i < o.jobs; ++i) sum += *(co_await results.recv(ctx));
+    rates.push_back(o.jobs / std::chrono::duration<double>(Clock::now() - t0).count());
+    co_await wg.wait(ctx);
+    if (sum != static_cast<long>(o.jobs) * (o.jobs - 1)) std::fprintf(stderr, "fanout: wrong sum\n");
+  }
+  emit("fanout_jobs_per_s", median(rates), "jobs/s");
+}
+
 Task<> test_wg(Context ctx, Options o) {
   std::vector<double> xs, ys;
   for (int r = 0; r < o.reps; ++r) {
@@ -187,10 +250,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--idle") o.idle = std::stoi(value());
     else if (a == "--fanout") o.fanout = std::stoi(value());
     else if (a == "--reps") o.reps = std::stoi(value());
+    else if (a == "--pingpong") o.pingpong = std::stoi(value());
+    else if (a == "--jobs") o.jobs = std::stoi(value());
     else {
       std::fprintf(stderr,
-                   "usage: %s [--threads N] [--only|--skip idle|spawn|ctx|wg] [--spawn N] "
-                   "[--idle N] [--fanout N] [--reps N]\n",
+                   "usage: %s [--threads N] [--only|--skip idle|spawn|chan|ctx|fanout|wg] [--spawn N] "
+                   "[--idle N] [--fanout N] [--pingpong N] [--jobs N] [--reps N]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -211,7 +276,9 @@ int main(int argc, char** argv) {
   sched.block_on([&](Context ctx) -> Task<> {
     if (run("idle")) co_await test_idle(ctx, o);
     if (run("spawn")) co_await test_spawn(ctx, o);
+    if (run("chan")) co_await test_chan(ctx, o, live_fibers().front().worker);
     if (run("ctx")) co_await test_fanout(ctx, o);
+    if (run("fanout")) co_await test_fanout_jobs(ctx, o);
     if (run("wg")) co_await test_wg(ctx, o);
   });
   return sched.shutdown(1s).empty() ? 0 : 3;

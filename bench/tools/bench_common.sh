@@ -19,11 +19,21 @@ build_spindle() {  # targets...
 build_go() {  # program names of $SHARED_BENCH/go, without .go
   [[ -d $SHARED_BENCH/go ]] || die "reference programs not found in $SHARED_BENCH/go (set SHARED_BENCH)"
   mkdir -p "$BUILD/go"
-  export GOCACHE=${GOCACHE:-$BUILD/go/.cache} GOFLAGS=-mod=mod GO111MODULE=off
+  export GOCACHE=${GOCACHE:-$BUILD/go/.cache} GO111MODULE=off
   local p
   for p in "$@"; do
     [[ -x $BUILD/go/$p && $BUILD/go/$p -nt $SHARED_BENCH/go/$p.go ]] && continue
     (cd "$SHARED_BENCH/go" && go build -o "$BUILD/go/$p" "$p.go") >&2
+  done
+}
+
+build_go_own() {  # program names of the project's bench/go, without .go
+  mkdir -p "$BUILD/go"
+  export GOCACHE=${GOCACHE:-$BUILD/go/.cache} GO111MODULE=off
+  local p
+  for p in "$@"; do
+    [[ -x $BUILD/go/$p && $BUILD/go/$p -nt $ROOT/bench/go/$p.go ]] && continue
+    (cd "$ROOT/bench/go" && go build -o "$BUILD/go/$p" "$p.go") >&2
   done
 }
 

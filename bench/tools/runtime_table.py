@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Summarises bench/runtime.sh output: spindle vs Go per metric, median (min-max), ratio."""
+"""Summarises bench/runtime.sh output: spindle vs Go per metric, median (min-max), ratio.
+
+Lower is better for every metric except those whose unit says otherwise."""
 import glob
 import os
 import statistics
@@ -14,7 +16,7 @@ PAIRS = [
     ("ctx_cancel_fanout_ns_per_fiber", "ctx_cancel_fanout_ns_per_goroutine", "ns"),
     ("chan_pingpong_rtt_ns", "chan_pingpong_rtt_ns", "ns"),
     ("chan_pingpong_cross_thread_rtt_ns", "chan_pingpong_rtt_ns", "ns"),
-    ("fanout_jobs_ns_per_job", "", "ns"),
+    ("fanout_jobs_per_s", "fanout_jobs_per_s", "jobs/s (higher is better)"),
     ("wg_add_done_ns", "wg_add_done_ns", "ns"),
     ("wg_wait_zero_ns", "wg_wait_zero_ns", "ns"),
 ]

@@ -100,6 +100,30 @@ struct ParkedSelect {
 
 }  // namespace
 
+void SingleWait::dequeue(ParkOp* op) noexcept {
+  // Completed through the channel (fired): whoever did it popped the waiter already.
+  if (op->fired >= 0) return;
+  auto* self = static_cast<SingleWait*>(op->owner);
+  std::lock_guard lock(self->channel->mu);
+  if (self->waiter.linked()) List<ChanWaiter, ChanTag>::erase(&self->waiter);
+}
+
+void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
+  std::lock_guard lock(c.channel->mu);
+  // Nothing else can claim the op yet: it is in no list and not registered with ctx.
+  const CaseResult r = c.try_now(c);
+  if (r != CaseResult::not_ready) {
+    op.try_claim();
+    op.fired = 0;
+    op.complete(outcome(r));
+    return;
+  }
+  wait.waiter.op = &op;
+  wait.waiter.slot = c.slot;
+  wait.waiter.index = 0;
+  (c.is_send ? c.channel->senders : c.channel->receivers).push_back(&wait.waiter);
+}
+
 Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept {
   LockAll locks(cases, n);
   const Attempt a = attempt(cases, n, random_start(n));

@@ -20,9 +20,11 @@ SpawnTarget resolve_spawn(const Spawn& spawn) {
         "derived from Scheduler::context()");
   if (!core->accepting_fibers())
     throw std::logic_error("spindle::go: the scheduler has shut down");
-  Worker& w = (spawn.placement == Placement::inherit && here && &here->core == core)
-                  ? *here
-                  : core->next_worker();
+  Worker& w = spawn.worker >= 0
+                  ? core->worker(static_cast<unsigned>(spawn.worker) % core->size())
+                  : (spawn.placement == Placement::inherit && here && &here->core == core)
+                        ? *here
+                        : core->next_worker();
   FiberRecord* parent = current_fiber();
   return {core, &w.run_queue, w.index, parent ? parent->id : 0};
 }

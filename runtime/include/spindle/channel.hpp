@@ -140,9 +140,11 @@ Task<std::error_code> channel_send(Ref<ChannelState<T>> ch, Context ctx, T value
   if (now == CaseResult::closed) throw_send_on_closed();
   if (now == CaseResult::done) co_return std::error_code{};
   if (ctx.done()) co_return ctx.err();
-  const Selected s = co_await select_cases(ctx, where, &c, 1);
-  if (s.index < 0) co_return s.error;  // not delivered: the value is dropped with this frame
-  if (s.error) throw_send_on_closed();
+  ParkOp op;
+  SingleWait wait;
+  co_await park_single(op, wait, ctx.canceller(), where, c);
+  if (op.fired < 0) co_return op.result();  // not delivered: the value is dropped with this frame
+  if (op.result()) throw_send_on_closed();
   co_return std::error_code{};
 }
 
@@ -158,9 +160,11 @@ Task<Received<T>> channel_recv(Ref<ChannelState<T>> ch, Context ctx, std::source
   if (now == CaseResult::done) co_return Received<T>(std::move(out), {});
   if (now == CaseResult::closed) co_return Received<T>(std::nullopt, Errc::closed);
   if (ctx.done()) co_return Received<T>(std::nullopt, ctx.err());
-  const Selected s = co_await select_cases(ctx, where, &c, 1);
-  if (s.index < 0) co_return Received<T>(std::nullopt, s.error);  // nothing was consumed
-  if (s.error) co_return Received<T>(std::nullopt, s.error);
+  ParkOp op;
+  SingleWait wait;
+  co_await park_single(op, wait, ctx.canceller(), where, c);
+  // Cancelled (fired < 0): nothing was consumed. Closed: nothing to take.
+  if (op.fired < 0 || op.result()) co_return Received<T>(std::nullopt, op.result());
   co_return Received<T>(std::move(out), {});
 }
 

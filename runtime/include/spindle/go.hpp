@@ -38,10 +38,15 @@ struct Spawn {
   Spawn(Context parent, std::string name, Placement placement,
         std::source_location where = std::source_location::current())
       : ctx(std::move(parent)), name(std::move(name)), placement(placement), where(where) {}
+  /// On worker thread `worker` (modulo the scheduler's thread count).
+  Spawn(Context parent, std::string name, unsigned worker,
+        std::source_location where = std::source_location::current())
+      : ctx(std::move(parent)), name(std::move(name)), worker(static_cast<int>(worker)), where(where) {}
 
   Context ctx;
   std::string name;  ///< empty: "fiber"
   Placement placement = Placement::inherit;
+  int worker = -1;  ///< a worker index, overriding placement; -1: use placement
   std::source_location where;
 };
 

@@ -42,6 +42,16 @@ struct ChanWaiter : Hook<ChanTag> {
   int index = 0;
 };
 
+class ChannelBase;
+
+/// A plain send or receive parked on one channel: the op, its list entry, and the channel.
+struct SingleWait {
+  ChannelBase* channel;
+  ChanWaiter waiter;
+  /// ParkOp::dequeue for it (owner = the SingleWait).
+  static void dequeue(ParkOp* op) noexcept;
+};
+
 /// What a channel of any element type shares: its lock and wait lists.
 class ChannelBase : public RefCounted {
  public:
@@ -77,6 +87,21 @@ struct SelectCase {
   /// waking a partner), or reports that the channel is closed.
   CaseResult (*try_now)(SelectCase&) noexcept;
 };
+
+/// Under the channel's lock: completes `c` now (claiming `op`), or links `wait` into the
+/// channel's senders or receivers.
+void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept;
+
+/// co_await the result to park a plain send or receive on `c`, which was already tried once
+/// without success; `op` and `wait` live in the awaiting frame. Afterwards op.fired is 0 if
+/// the case completed (op.result() is Errc::closed if by a close), -1 if ctx ended first.
+inline auto park_single(ParkOp& op, SingleWait& wait, CancelNode* ctx, std::source_location where,
+                        SelectCase& c) {
+  wait.channel = c.channel;
+  op.owner = &wait;
+  op.dequeue = &SingleWait::dequeue;
+  return op.suspend(ctx, where, [&wait, &c](ParkOp& o) noexcept { enqueue_single(o, wait, c); });
+}
 
 /// Runs a select over `cases` (n >= 1): completes the first ready case, checking in an order
 /// that starts at a random case so no ready case is starved; else parks on every channel and
