@@ -1,0 +1,79 @@
+// spindle-server's configuration: one schema, four sources in rising precedence — built-in
+// defaults < TOML file (--config) < environment (SPINDLE_*) < command-line flags.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "spindle/config/values.hpp"
+
+namespace spindle::config {
+
+using namespace std::chrono_literals;
+
+enum class LogFormat { automatic, text, json };
+enum class AcceptMode { reuseport, shared };
+
+/// The TCP echo service.
+struct EchoConfig {
+  bool enabled = true;
+  Endpoint listen{"0.0.0.0", 7007};
+  Duration idle_timeout = 5min;      ///< a connection silent this long is closed; 0: never
+  std::size_t max_connections = 10'000;
+};
+
+/// Everything spindle-server can be told.
+struct ServerConfig {
+  unsigned threads = 0;               ///< worker threads; 0: one per hardware thread
+  Duration shutdown_grace = 10s;      ///< time open connections get to finish on SIGTERM
+  std::string log_level = "info";
+  LogFormat log_format = LogFormat::automatic;  ///< automatic: text on a terminal, else JSON
+  AcceptMode accept_mode = AcceptMode::reuseport;
+  EchoConfig echo;
+};
+
+/// Where a value came from.
+struct Source {
+  enum Kind { defaults, file, environment, flag } kind = defaults;
+  std::string where;  ///< the file path, the variable, or the flag
+  /// "default", "file spindle.toml", "environment SPINDLE_ECHO", "flag --echo".
+  std::string describe() const;
+};
+
+/// Invalid configuration: the message names the key, the source and the problem. The server
+/// exits with code 2 on it, before binding anything.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// `--help` was given; what() is the help text. The server prints it and exits 0.
+class HelpRequested : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// The effective configuration and where each key's value came from.
+struct Loaded {
+  ServerConfig config;
+  std::map<std::string, Source> sources;  ///< by key name, e.g. "echo.listen"
+  bool print_config = false;              ///< --print-config was given
+};
+
+/// Reads the four sources. `env` holds the process environment (only SPINDLE_* matter).
+/// Throws ConfigError or HelpRequested.
+Loaded load(const std::vector<std::string>& args, const std::map<std::string, std::string>& env);
+
+/// The process environment as a map, for load().
+std::map<std::string, std::string> process_environment();
+
+/// --print-config: every key as TOML, each with its source in a comment.
+std::string print_config(const Loaded& loaded);
+
+/// One line per key: name, flag, environment variable, default, meaning.
+std::string help_text();
+
+}  // namespace spindle::config

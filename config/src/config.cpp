@@ -1,0 +1,254 @@
+#include "spindle/config/config.hpp"
+
+#include <CLI/CLI.hpp>
+#include <toml++/toml.h>
+
+#include <functional>
+#include <sstream>
+
+extern char** environ;
+
+namespace spindle::config {
+namespace {
+
+/// One configuration key: its names in every source, and how to read and show its value.
+struct Key {
+  const char* name;   ///< dotted TOML path
+  const char* env;    ///< environment variable
+  const char* flag;   ///< command-line flag
+  const char* type;   ///< shown in --help: HOST:PORT, DURATION, ...
+  const char* help;
+  std::function<void(ServerConfig&, std::string_view)> set;  ///< throws std::invalid_argument
+  std::function<std::string(const ServerConfig&)> get;       ///< canonical text
+  bool quoted = true;                                       ///< a TOML string when printed
+};
+
+template <class T>
+std::string choice_text(T value, std::initializer_list<std::pair<const char*, T>> choices) {
+  for (auto& [text, v] : choices)
+    if (v == value) return text;
+  return "?";
+}
+
+template <class T>
+T parse_choice(std::string_view text, std::initializer_list<std::pair<const char*, T>> choices) {
+  std::string names;
+  for (auto& [name, v] : choices) {
+    if (text == name) return v;
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  }
+  throw std::invalid_argument("\"" + std::string(text) + "\" is not one of " + names);
+}
+
+const std::initializer_list<std::pair<const char*, LogFormat>> log_formats = {
+    {"auto", LogFormat::automatic}, {"text", LogFormat::text}, {"json", LogFormat::json}};
+const std::initializer_list<std::pair<const char*, AcceptMode>> accept_modes = {
+    {"reuseport", AcceptMode::reuseport}, {"shared", AcceptMode::shared}};
+const std::initializer_list<std::pair<const char*, std::string>> log_levels = {
+    {"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
+    {"error", "error"}, {"critical", "critical"}, {"off", "off"}};
+
+const std::vector<Key>& schema() {
+  static const std::vector<Key> keys = {
+      {"threads", "SPINDLE_THREADS", "--threads", "N",
+       "worker threads; 0 = one per hardware thread",
+       [](ServerConfig& c, std::string_view v) { c.threads = static_cast<unsigned>(parse_integer(v, 0, 1024)); },
+       [](const ServerConfig& c) { return std::to_string(c.threads); }, false},
+      {"shutdown_grace", "SPINDLE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",
+       "on SIGTERM/SIGINT, how long open connections get to finish before they are cancelled",
+       [](ServerConfig& c, std::string_view v) { c.shutdown_grace = parse_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.shutdown_grace); }},
+      {"accept_mode", "SPINDLE_ACCEPT_MODE", "--accept-mode", "reuseport|shared",
+       "one listening socket per thread (SO_REUSEPORT) or one that hands connections out",
+       [](ServerConfig& c, std::string_view v) { c.accept_mode = parse_choice(v, accept_modes); },
+       [](const ServerConfig& c) { return choice_text(c.accept_mode, accept_modes); }},
+      {"log.level", "SPINDLE_LOG_LEVEL", "--log-level", "LEVEL",
+       "trace, debug, info, warn, error, critical or off",
+       [](ServerConfig& c, std::string_view v) { c.log_level = parse_choice(v, log_levels); },
+       [](const ServerConfig& c) { return c.log_level; }},
+      {"log.format", "SPINDLE_LOG_FORMAT", "--log-format", "auto|text|json",
+       "text for people, JSON lines for collectors; auto = text on a terminal, else JSON",
+       [](ServerConfig& c, std::string_view v) { c.log_format = parse_choice(v, log_formats); },
+       [](const ServerConfig& c) { return choice_text(c.log_format, log_formats); }},
+      {"echo.enabled", "SPINDLE_ECHO_ENABLED", "--echo-enabled", "BOOL", "run the TCP echo service",
+       [](ServerConfig& c, std::string_view v) { c.echo.enabled = parse_bool(v); },
+       [](const ServerConfig& c) { return std::string(c.echo.enabled ? "true" : "false"); }, false},
+      {"echo.listen", "SPINDLE_ECHO", "--echo", "HOST:PORT",
+       "listen address of the echo service (port 0: any free port)",
+       [](ServerConfig& c, std::string_view v) { c.echo.listen = parse_endpoint(v); },
+       [](const ServerConfig& c) { return c.echo.listen.to_string(); }},
+      {"echo.idle_timeout", "SPINDLE_ECHO_IDLE_TIMEOUT", "--echo-idle-timeout", "DURATION",
+       "close an echo connection silent this long; 0 = never",
+       [](ServerConfig& c, std::string_view v) { c.echo.idle_timeout = parse_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.echo.idle_timeout); }},
+      {"echo.max_connections", "SPINDLE_ECHO_MAX_CONNECTIONS", "--echo-max-connections", "N",
+       "open echo connections at most; more are accepted and closed at once",
+       [](ServerConfig& c, std::string_view v) {
+         c.echo.max_connections = static_cast<std::size_t>(parse_integer(v, 1, 1'000'000));
+       },
+       [](const ServerConfig& c) { return std::to_string(c.echo.max_connections); }, false},
+  };
+  return keys;
+}
+
+const Key* find_key(std::string_view name) {
+  for (const auto& k : schema())
+    if (name == k.name) return &k;
+  return nullptr;
+}
+
+[[noreturn]] void fail(const std::string& key, const Source& source, const std::string& problem) {
+  throw ConfigError("config error: " + key + " from " + source.describe() + ": " + problem);
+}
+
+void apply(Loaded& out, const Key& key, std::string_view text, const Source& source) {
+  try {
+    key.set(out.config, text);
+  } catch (const std::invalid_argument& e) {
+    fail(key.name, source, e.what());
+  }
+  out.sources[key.name] = source;
+}
+
+/// Flattens a TOML table into dotted keys and applies each.
+void apply_table(Loaded& out, const toml::table& table, const std::string& prefix,
+                 const Source& source) {
+  for (auto&& [k, node] : table) {
+    const std::string name = prefix + std::string(k.str());
+    if (auto* sub = node.as_table()) {
+      apply_table(out, *sub, name + ".", source);
+      continue;
+    }
+    const Key* key = find_key(name);
+    if (!key) fail(name, source, "unknown key");
+    std::string text;
+    if (auto s = node.value<std::string>(); s && node.is_string()) text = *s;
+    else if (node.is_integer()) text = std::to_string(*node.value<std::int64_t>());
+    else if (node.is_boolean()) text = *node.value<bool>() ? "true" : "false";
+    else fail(name, source, "must be a string, a whole number or true/false");
+    apply(out, *key, text, source);
+  }
+}
+
+void apply_file(Loaded& out, const std::string& path) {
+  const Source source{Source::file, path};
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream where;
+    where << e.source().begin;
+    const std::string description(e.description());
+    if (!e.source().begin) throw ConfigError("config error: --config " + path + ": " + description);
+    throw ConfigError("config error: file " + path + " at " + where.str() + ": " + description);
+  }
+  apply_table(out, table, "", source);
+}
+
+}  // namespace
+
+std::string Source::describe() const {
+  switch (kind) {
+    case defaults: return "default";
+    case file: return "file " + where;
+    case environment: return "environment " + where;
+    case flag: return "flag " + where;
+  }
+  return "?";
+}
+
+std::map<std::string, std::string> process_environment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    if (eq != std::string_view::npos) env.emplace(entry.substr(0, eq), entry.substr(eq + 1));
+  }
+  return env;
+}
+
+std::string help_text() {
+  std::ostringstream out;
+  out << "options (flag / environment variable / default):\n";
+  const ServerConfig defaults;
+  for (const auto& k : schema()) {
+    out << "  " << k.flag << " " << k.type << "\n      " << k.help << "\n      env "
+        << k.env << ", default " << k.get(defaults) << ", config key " << k.name << "\n";
+  }
+  out << "  --config FILE\n      TOML file with any of the config keys above (env SPINDLE_CONFIG)\n"
+      << "  --print-config\n      print the effective configuration with the source of each "
+         "value, and exit\n"
+      << "  -h, --help\n      this text\n";
+  return out.str();
+}
+
+Loaded load(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
+  const auto& keys = schema();
+  CLI::App app("spindle-server: TCP echo service on spindle fibers", "spindle-server");
+  app.set_help_flag();  // --help is handled below so it shows every source of every key
+  bool help = false, print = false;
+  std::string config_file;
+  app.add_flag("-h,--help", help);
+  app.add_flag("--print-config", print);
+  app.add_option("--config", config_file);
+  std::vector<std::string> flag_values(keys.size());
+  std::vector<CLI::Option*> flag_options(keys.size());
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    flag_options[i] = app.add_option(keys[i].flag, flag_values[i]);
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    throw ConfigError(std::string("config error: command line: ") + e.what() +
+                      " (see --help)");
+  }
+  if (help) throw HelpRequested(help_text());
+
+  Loaded out;
+  out.print_config = print;
+  for (const auto& k : keys) out.sources[k.name] = Source{};
+
+  // Environment: unknown SPINDLE_* variables are typos, not noise.
+  for (const auto& [name, value] : env) {
+    if (!name.starts_with("SPINDLE_") || name == "SPINDLE_CONFIG") continue;
+    bool known = false;
+    for (const auto& k : keys) known = known || name == k.env;
+    if (!known)
+      throw ConfigError("config error: environment " + name + ": unknown variable (see --help)");
+  }
+
+  if (config_file.empty())
+    if (auto it = env.find("SPINDLE_CONFIG"); it != env.end()) config_file = it->second;
+  if (!config_file.empty()) apply_file(out, config_file);
+
+  for (const auto& k : keys)
+    if (auto it = env.find(k.env); it != env.end())
+      apply(out, k, it->second, Source{Source::environment, k.env});
+
+  for (std::size_t i = 0; i < keys.size(); ++i)
+    if (flag_options[i]->count() > 0)
+      apply(out, keys[i], flag_values[i], Source{Source::flag, keys[i].flag});
+  return out;
+}
+
+std::string print_config(const Loaded& loaded) {
+  std::ostringstream out;
+  std::string section;
+  for (const auto& k : schema()) {
+    std::string name = k.name;
+    const auto dot = name.find('.');
+    const std::string key_section = dot == std::string::npos ? "" : name.substr(0, dot);
+    if (key_section != section) {
+      section = key_section;
+      out << "\n[" << section << "]\n";
+    }
+    const std::string value = k.get(loaded.config);
+    const std::string shown = k.quoted ? "\"" + value + "\"" : value;
+    out << (dot == std::string::npos ? name : name.substr(dot + 1)) << " = " << shown
+        << "  # " << loaded.sources.at(k.name).describe() << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace spindle::config

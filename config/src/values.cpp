@@ -1,0 +1,105 @@
+#include "spindle/config/values.hpp"
+
+#include <asio/ip/address.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <stdexcept>
+
+namespace spindle::config {
+namespace {
+
+[[noreturn]] void bad(const std::string& problem) { throw std::invalid_argument(problem); }
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+  if (text == "0") return Duration(0);
+  std::size_t unit_at = 0;
+  while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
+    ++unit_at;
+  const std::string_view number = text.substr(0, unit_at), unit = text.substr(unit_at);
+  if (text.starts_with('-')) bad(quoted(text) + " is negative; durations must be 0 or more");
+  if (number.empty() || number.find_first_not_of("0123456789.") != std::string_view::npos ||
+      std::count(number.begin(), number.end(), '.') > 1 || number == ".")
+    bad(quoted(text) + " is not a duration; use a number and a unit, like 250ms, 10s, 2m, 1h");
+  double factor;
+  if (unit == "ms") factor = 1;
+  else if (unit == "s") factor = 1000;
+  else if (unit == "m") factor = 60'000;
+  else if (unit == "h") factor = 3'600'000;
+  else if (unit.empty()) bad(quoted(text) + " has no unit; use ms, s, m or h (like 10s)");
+  else bad(quoted(text) + " has an unknown unit " + quoted(unit) + "; use ms, s, m or h");
+  double value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc() || end != number.data() + number.size()) bad(quoted(text) + " is not a number");
+  const double ms = value * factor;
+  if (ms > 1e12) bad(quoted(text) + " is too long");
+  if (ms != std::floor(ms)) bad(quoted(text) + " is finer than a millisecond");
+  return Duration(static_cast<Duration::rep>(ms));
+}
+
+std::string format_duration(Duration d) {
+  const auto ms = d.count();
+  if (ms == 0) return "0";
+  if (ms % 3'600'000 == 0) return std::to_string(ms / 3'600'000) + "h";
+  if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string Endpoint::to_string() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Endpoint parse_endpoint(std::string_view text) {
+  std::string_view host, port;
+  if (text.starts_with('[')) {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      bad(quoted(text) + " is not HOST:PORT; an IPv6 host is written [::1]:7007");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) bad(quoted(text) + " has no port; use HOST:PORT, like 0.0.0.0:7007");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      bad(quoted(text) + " is ambiguous; write an IPv6 host in brackets, like [::1]:7007");
+  }
+  Endpoint e;
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  asio::error_code ec;
+  asio::ip::make_address(std::string(host), ec);
+  if (ec) bad(quoted(host) + " is not an IP address (use an IPv4 or IPv6 literal, or localhost)");
+  e.host = std::string(host);
+  unsigned value = 0;
+  auto [end, perr] = std::from_chars(port.data(), port.data() + port.size(), value);
+  if (port.empty() || perr != std::errc() || end != port.data() + port.size() || value > 65535)
+    bad("port " + quoted(port) + " is not a number from 0 to 65535");
+  e.port = static_cast<std::uint16_t>(value);
+  return e;
+}
+
+std::int64_t parse_integer(std::string_view text, std::int64_t min, std::int64_t max) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size())
+    bad(quoted(text) + " is not a whole number");
+  if (value < min || value > max)
+    bad(std::to_string(value) + " is out of range " + std::to_string(min) + "-" + std::to_string(max));
+  return value;
+}
+
+bool parse_bool(std::string_view text) {
+  if (text == "true" || text == "1" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "0" || text == "no" || text == "off") return false;
+  bad(quoted(text) + " is not true or false");
+}
+
+}  // namespace spindle::config

@@ -1,0 +1,76 @@
+// tcp::Conn: one TCP connection, every blocking operation taking a Context that aborts it.
+#pragma once
+
+#include <asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <source_location>
+#include <span>
+#include <string>
+#include <system_error>
+
+#include "spindle/context.hpp"
+#include "spindle/task.hpp"
+
+namespace spindle::tcp {
+
+/// Bytes moved by an operation and why it stopped, if it did. `while (auto r = co_await
+/// conn.read_some(ctx, buf))` reads until end of stream, an error, or cancellation.
+struct IoResult {
+  std::size_t bytes = 0;
+  /// Empty on success; asio::error::eof at end of stream; the context's error (Errc::canceled,
+  /// Errc::deadline_exceeded) when the context ended; else the socket error.
+  std::error_code error;
+  explicit operator bool() const noexcept { return !error && bytes > 0; }
+};
+
+/// A connected TCP socket. Awaits are cancellable through their Context: cancelling it aborts
+/// the pending read or write itself. One reader and one writer may be active at a time.
+/// close() is idempotent; the destructor closes.
+class Conn {
+ public:
+  /// Takes a connected socket (bound to the io_context of the fiber that will use it).
+  explicit Conn(asio::ip::tcp::socket socket);
+  Conn(Conn&&) noexcept = default;
+  Conn& operator=(Conn&&) noexcept = default;
+  ~Conn();
+
+  /// Waits until the socket is readable (data, end of stream or error) without holding a
+  /// buffer — what lets an idle connection cost no read buffer.
+  Task<std::error_code> wait_readable(Context ctx,
+                                      std::source_location where = std::source_location::current());
+  /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
+  IoResult try_read(std::span<char> buf);
+  /// Waits for at least one byte and reads what is available.
+  Task<IoResult> read_some(Context ctx, std::span<char> buf,
+                           std::source_location where = std::source_location::current());
+  /// Reads exactly buf.size() bytes; asio::error::eof if the stream ends first.
+  Task<IoResult> read_exact(Context ctx, std::span<char> buf,
+                            std::source_location where = std::source_location::current());
+  /// Writes all of `data`, waiting while the peer does not read.
+  Task<IoResult> write_all(Context ctx, std::span<const char> data,
+                           std::source_location where = std::source_location::current());
+
+  /// Half-close: sends FIN; reading stays possible.
+  void shutdown_send() noexcept;
+  /// Closes the socket; idempotent.
+  void close() noexcept;
+  bool is_open() const noexcept { return socket_.is_open(); }
+
+  /// "127.0.0.1:51234" (or "[::1]:51234"), fixed at construction.
+  const std::string& peer() const noexcept { return peer_; }
+  std::uint64_t bytes_read() const noexcept { return bytes_read_; }
+  std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+  asio::ip::tcp::socket& socket() noexcept { return socket_; }
+
+ private:
+  asio::ip::tcp::socket socket_;
+  std::string peer_;
+  std::uint64_t bytes_read_ = 0;
+  std::uint64_t bytes_written_ = 0;
+};
+
+/// "1.2.3.4:80" or "[::1]:80".
+std::string to_string(const asio::ip::tcp::endpoint& endpoint);
+
+}  // namespace spindle::tcp

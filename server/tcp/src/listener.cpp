@@ -1,0 +1,203 @@
+#include "spindle/tcp/listener.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/use_awaitable.hpp>
+#include <sys/socket.h>
+
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "spindle/detail/op_cancellation.hpp"
+#include "spindle/log.hpp"
+#include "spindle/sleep.hpp"
+
+namespace spindle::tcp {
+
+using asio::ip::tcp;
+using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+
+struct Listener::State {
+  Scheduler& scheduler;
+  ListenerOptions options;
+  ConnectionHandler handler;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;  // [i] lives on worker i (shared: [0])
+  std::optional<WithCancel<CancelFunc>> accepting, connections;
+  std::atomic<std::uint64_t> accepted{0}, rejected{0}, accept_errors{0}, open{0};
+  std::atomic<unsigned> next_worker{0};
+  log::RateLimit reject_log, error_log;
+
+  State(Scheduler& s, ListenerOptions o, ConnectionHandler h)
+      : scheduler(s), options(std::move(o)), handler(std::move(h)) {}
+};
+
+namespace {
+
+constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
+
+std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& endpoint,
+                                             bool reuseport, int backlog, const std::string& name) {
+  auto acceptor = std::make_unique<tcp::acceptor>(io);
+  asio::error_code ec;
+  const char* step = "open";
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) {
+    step = "set SO_REUSEADDR";
+    acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+  }
+  if (!ec && reuseport) {
+    step = "set SO_REUSEPORT";
+    acceptor->set_option(reuse_port(true), ec);
+  }
+  if (!ec) {
+    step = "bind";
+    acceptor->bind(endpoint, ec);
+  }
+  if (!ec) {
+    step = "listen";
+    acceptor->listen(backlog, ec);
+  }
+  if (ec)
+    throw BindError(name + ": cannot listen on " + to_string(endpoint) + ": " + step + ": " +
+                        ec.message(),
+                    ec);
+  return acceptor;
+}
+
+bool out_of_resources(const std::error_code& ec) {
+  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
+         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+}
+
+/// Keeps the open-connection count right however the connection fiber ends.
+struct OpenSlot {
+  std::shared_ptr<Listener::State> state;
+  ~OpenSlot() { state->open.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+Task<void> connection(Context ctx, std::shared_ptr<Listener::State> state, tcp::socket socket) {
+  OpenSlot slot{state};
+  Conn conn(std::move(socket));
+  const auto started = Clock::now();
+  const auto& name = state->options.name;
+  spdlog::debug("{} connection from {} opened", name, conn.peer());
+  try {
+    co_await state->handler(ctx, conn);
+  } catch (const std::exception& e) {
+    spdlog::warn("{} connection from {} failed: {}", name, conn.peer(), e.what());
+  }
+  conn.close();
+  spdlog::debug("{} connection from {} closed: read {} B, wrote {} B in {:.3f}s", name, conn.peer(),
+                conn.bytes_read(), conn.bytes_written(),
+                std::chrono::duration<double>(Clock::now() - started).count());
+}
+
+Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsigned index) {
+  tcp::acceptor& acceptor = *state->acceptors[index];
+  const auto& opt = state->options;
+  const unsigned workers = state->scheduler.thread_count();
+  auto backoff = std::chrono::milliseconds(5);
+  for (;;) {
+    const unsigned target = opt.reuseport ? index : state->next_worker++ % workers;
+    detail::OpCancellation cancellation(ctx);
+    if (ctx.done()) break;
+    auto [ec, socket] = co_await acceptor.async_accept(
+        state->scheduler.io_context(target),
+        asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
+    if (ctx.done()) break;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) break;
+      state->accept_errors.fetch_add(1, std::memory_order_relaxed);
+      std::uint64_t suppressed = 0;
+      if (state->error_log.allow(suppressed))
+        spdlog::warn("{}: accept failed: {} ({} more since the last report); backing off {}ms",
+                     opt.name, ec.message(), suppressed, backoff.count());
+      if (out_of_resources(ec)) {
+        // The connection stays in the backlog; retrying at once would only spin.
+        co_await sleep(ctx, backoff);
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      }
+      continue;
+    }
+    backoff = std::chrono::milliseconds(5);
+    if (state->open.load(std::memory_order_relaxed) >= opt.max_connections) {
+      state->rejected.fetch_add(1, std::memory_order_relaxed);
+      asio::error_code ignored;
+      socket.close(ignored);
+      std::uint64_t suppressed = 0;
+      if (state->reject_log.allow(suppressed))
+        spdlog::warn("{}: {} connections open (the maximum): refused one ({} more since the "
+                     "last report)",
+                     opt.name, opt.max_connections, suppressed);
+      continue;
+    }
+    asio::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    state->open.fetch_add(1, std::memory_order_relaxed);
+    state->accepted.fetch_add(1, std::memory_order_relaxed);
+    const auto remote = socket.remote_endpoint(ignored);
+    std::string name = opt.name + " " + (ignored ? std::string("?") : to_string(remote));
+    go(Spawn(state->connections->ctx, std::move(name), target), connection, state, std::move(socket))
+        .detach();
+  }
+  asio::error_code ignored;
+  acceptor.close(ignored);
+}
+
+}  // namespace
+
+Listener::Listener(Scheduler& scheduler, ListenerOptions options, ConnectionHandler handler)
+    : state_(std::make_shared<State>(scheduler, std::move(options), std::move(handler))) {
+  auto& opt = state_->options;
+  const unsigned count = opt.reuseport ? scheduler.thread_count() : 1;
+  auto endpoint = opt.endpoint;
+  for (unsigned i = 0; i < count; ++i) {
+    state_->acceptors.push_back(
+        open_acceptor(scheduler.io_context(i), endpoint, opt.reuseport, opt.backlog, opt.name));
+    // Port 0: the others join the port the first one got.
+    if (i == 0) endpoint = state_->acceptors[0]->local_endpoint();
+  }
+}
+
+Listener::~Listener() {
+  stop_accepting();
+  cancel_connections();
+}
+
+tcp::endpoint Listener::local_endpoint() const { return state_->acceptors[0]->local_endpoint(); }
+
+void Listener::start(const Context& ctx) {
+  state_->accepting.emplace(with_cancel(ctx));
+  state_->connections.emplace(with_cancel(ctx));
+  for (unsigned i = 0; i < state_->acceptors.size(); ++i)
+    go(Spawn(state_->accepting->ctx, state_->options.name + " accept", i), accept_loop, state_, i)
+        .detach();
+}
+
+void Listener::stop_accepting() {
+  // The accept loops close their sockets on their own threads (Asio sockets are not
+  // thread-safe); cancelling their context aborts the pending accept.
+  if (state_->accepting) state_->accepting->cancel();
+}
+
+void Listener::cancel_connections() {
+  if (state_->connections) state_->connections->cancel();
+}
+
+bool Listener::wait_for_connections(std::chrono::steady_clock::time_point deadline) const {
+  while (state_->open.load(std::memory_order_acquire) != 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+ListenerStats Listener::stats() const {
+  return {state_->accepted.load(), state_->rejected.load(), state_->accept_errors.load(),
+          state_->open.load()};
+}
+
+}  // namespace spindle::tcp
