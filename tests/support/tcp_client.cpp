@@ -1,0 +1,137 @@
+#include "support/tcp_client.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace spindle::test {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) {
+  throw std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+TcpClient::TcpClient(std::uint16_t port, std::string host, std::chrono::milliseconds timeout)
+    : timeout_(timeout) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0) fail("socket");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    const int e = errno;
+    ::close(fd_);
+    fd_ = -1;
+    errno = e;
+    fail("connect to port " + std::to_string(port));
+  }
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+TcpClient::~TcpClient() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+TcpClient::TcpClient(TcpClient&& o) noexcept : fd_(o.fd_), timeout_(o.timeout_) { o.fd_ = -1; }
+
+void TcpClient::wait(short events) {
+  pollfd p{fd_, events, 0};
+  const int n = ::poll(&p, 1, static_cast<int>(timeout_.count()));
+  if (n == 0) throw std::runtime_error("timed out waiting on the socket");
+  if (n < 0) fail("poll");
+}
+
+void TcpClient::send_all(std::string_view data) {
+  while (!data.empty()) {
+    wait(POLLOUT);
+    const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      fail("send");
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+std::string TcpClient::recv_exact(std::size_t n) {
+  std::string out;
+  while (out.size() < n) {
+    std::string part = recv_some(n - out.size());
+    if (part.empty()) throw std::runtime_error("connection closed after " + std::to_string(out.size()) + " of " + std::to_string(n) + " bytes");
+    out += part;
+  }
+  return out;
+}
+
+std::string TcpClient::recv_some(std::size_t max) {
+  std::string buf(max, '\0');
+  for (;;) {
+    wait(POLLIN);
+    const ssize_t n = ::recv(fd_, buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      fail("recv");
+    }
+    buf.resize(static_cast<std::size_t>(n));
+    return buf;
+  }
+}
+
+std::string TcpClient::recv_until_eof() {
+  std::string out;
+  for (;;) {
+    std::string part = recv_some();
+    if (part.empty()) return out;
+    out += part;
+  }
+}
+
+bool TcpClient::closed_by_peer(std::chrono::milliseconds within) {
+  const auto until = std::chrono::steady_clock::now() + within;
+  char buf[4096];
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    const ssize_t n = ::recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+    if (n == 0) return true;
+    if (n < 0 && errno != EAGAIN && errno != EINTR) return true;  // reset counts as closed
+  }
+}
+
+void TcpClient::shutdown_write() {
+  if (::shutdown(fd_, SHUT_WR) != 0) fail("shutdown");
+}
+
+bool can_connect(std::uint16_t port, std::chrono::milliseconds timeout) {
+  try {
+    TcpClient c(port, "127.0.0.1", timeout);
+    return true;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+std::uint64_t raise_fd_limit() {
+  rlimit r{};
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  r.rlim_cur = r.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &r);
+  ::getrlimit(RLIMIT_NOFILE, &r);
+  return r.rlim_cur;
+}
+
+}  // namespace spindle::test
