@@ -12,36 +12,47 @@ WithCancel<CancelFunc> idle_scope(const Context& ctx, std::chrono::milliseconds 
   return idle.count() > 0 ? with_timeout(ctx, idle) : with_cancel(ctx);
 }
 
+/// Sends back everything readable now. False when the connection is done: the peer closed
+/// (then our side is half-closed after the last byte), an error, a peer that stopped reading
+/// for the idle timeout, or cancellation. A separate coroutine, so the buffer and the write
+/// state exist only while bytes flow and an idle connection's frame stays small.
+Task<bool> echo_available(const Context& ctx, tcp::Conn& conn, const EchoOptions& options) {
+  auto buffer = tcp::PooledBuffer::borrow();
+  tcp::IoResult put;
+  for (;;) {
+    const tcp::IoResult got = conn.try_read(buffer.span());
+    if (got.error == asio::error::would_block) co_return true;  // drained: back to waiting
+    if (got.error || got.bytes == 0) {
+      if (got.error == asio::error::eof) conn.shutdown_send();
+      co_return false;
+    }
+    // A peer that stops reading holds the write; the idle timeout bounds that too.
+    auto [write_ctx, write_done] = idle_scope(ctx, options.idle_timeout);
+    co_await conn.write_all_into(write_ctx, {buffer.data(), got.bytes}, put);
+    if (put.error) {
+      if (put.error == Errc::deadline_exceeded && !ctx.done())
+        spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
+                      options.idle_timeout.count());
+      co_return false;
+    }
+  }
+}
+
 }  // namespace
 
-Task<void> echo(Context ctx, tcp::Conn& conn, EchoOptions options) {
+Task<void> echo(Context ctx, tcp::Conn conn, EchoOptions options) {
+  std::error_code ec;
   for (;;) {
-    auto [idle_ctx, done] = idle_scope(ctx, options.idle_timeout);
-    if (auto ec = co_await conn.wait_readable(idle_ctx)) {
+    {
+      auto [idle_ctx, done] = idle_scope(ctx, options.idle_timeout);
+      co_await conn.wait_readable_into(idle_ctx, ec);
+    }
+    if (ec) {
       if (ec == Errc::deadline_exceeded && !ctx.done())
         spdlog::debug("echo {}: idle for {}ms, closing", conn.peer(), options.idle_timeout.count());
       co_return;
     }
-    auto buffer = tcp::PooledBuffer::borrow();
-    for (;;) {
-      const tcp::IoResult got = conn.try_read(buffer.span());
-      if (got.error == asio::error::would_block) break;  // drained: back to waiting, buffer returned
-      if (got.error || got.bytes == 0) {
-        // End of stream (the peer half-closed) or an error: everything read was already
-        // written back, so finish our side and close.
-        if (got.error == asio::error::eof) conn.shutdown_send();
-        co_return;
-      }
-      // A peer that stops reading holds the write; the idle timeout bounds that too.
-      auto [write_ctx, write_done] = idle_scope(ctx, options.idle_timeout);
-      const tcp::IoResult put = co_await conn.write_all(write_ctx, {buffer.data(), got.bytes});
-      if (put.error) {
-        if (put.error == Errc::deadline_exceeded && !ctx.done())
-          spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
-                        options.idle_timeout.count());
-        co_return;
-      }
-    }
+    if (!co_await echo_available(ctx, conn, options)) co_return;
   }
 }
 

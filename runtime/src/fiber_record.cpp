@@ -18,20 +18,40 @@ asio::io_context::executor_type run_queue_executor(RunQueue& q) { return q.io().
 
 }  // namespace
 
+FiberName::FiberName(std::string_view name) {
+  if (name.size() < sizeof inline_) {
+    name.copy(inline_, name.size());
+    inline_[31] = static_cast<char>(name.size());
+  } else {
+    heap_ = {new char[name.size()], name.size()};
+    name.copy(heap_.data, name.size());
+    inline_[31] = static_cast<char>(on_heap);
+  }
+}
+
+FiberName::~FiberName() {
+  if (static_cast<std::uint8_t>(inline_[31]) == on_heap) delete[] heap_.data;
+}
+
+std::string_view FiberName::view() const noexcept {
+  const auto tag = static_cast<std::uint8_t>(inline_[31]);
+  return tag == on_heap ? std::string_view(heap_.data, heap_.size) : std::string_view(inline_, tag);
+}
+
 FiberRecord* current_fiber() noexcept { return t_current_fiber; }
 
 FiberRecord* exchange_current_fiber(FiberRecord* f) noexcept {
   return std::exchange(t_current_fiber, f);
 }
 
-FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string name_,
+FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string_view name_,
                          std::source_location spawned_at_, std::uint64_t parent_id_,
                          SchedulerCore* scheduler_, unsigned worker_, RunQueue* run_queue_)
     : CancelNode(parent, parent ? parent->deadline() : no_deadline),
       RunNode(&start_ops),
       id(next_fiber_id()),
       parent_id(parent_id_),
-      name(std::move(name_)),
+      name(name_),
       spawned_at(spawned_at_),
       started(Clock::now()),
       scheduler(scheduler_),

@@ -69,7 +69,7 @@ FiberInfo describe(const FiberRecord& f) {
   FiberInfo info;
   info.id = f.id;
   info.parent_id = f.parent_id;
-  info.name = f.name;
+  info.name = std::string(f.name.view());
   info.spawned_at = f.spawned_at;
   info.parked_at = f.await_site.load(std::memory_order_relaxed);
   const auto now = Clock::now();

@@ -32,7 +32,9 @@ void Server::start() {
         scheduler_,
         tcp::ListenerOptions{"echo", to_asio(config_.echo.listen), reuseport,
                              config_.echo.max_connections},
-        [options](Context ctx, tcp::Conn& conn) { return handlers::echo(std::move(ctx), conn, options); });
+        [options](Context ctx, tcp::Conn conn) {
+          return handlers::echo(std::move(ctx), std::move(conn), options);
+        });
   }
   scheduler_.start();
   if (echo_) {

@@ -205,7 +205,7 @@ auto go(Spawn spawn, F&& f, Args&&... args) {
   auto target = detail::resolve_spawn(spawn);
   detail::Ref<detail::FiberState<T>> rec(
       new detail::FiberState<T>(spawn.ctx.node(),
-                                spawn.name.empty() ? std::string("fiber") : std::move(spawn.name),
+                                spawn.name.empty() ? std::string_view("fiber") : std::string_view(spawn.name),
                                 spawn.where, target.parent_id, target.scheduler,
                                 target.worker_index, target.run_queue),
       detail::adopt_ref);

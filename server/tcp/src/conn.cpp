@@ -1,25 +1,6 @@
 #include "spindle/tcp/conn.hpp"
 
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/read.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/write.hpp>
-
-#include "spindle/detail/op_cancellation.hpp"
-
 namespace spindle::tcp {
-namespace {
-
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
-
-/// An aborted operation reports its context's error; anything else is passed on.
-std::error_code outcome(std::error_code ec, const Context& ctx) {
-  if (ec == asio::error::operation_aborted && ctx.done()) return ctx.err();
-  return ec;
-}
-
-}  // namespace
 
 std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
   const auto address = endpoint.address();
@@ -27,14 +8,20 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
   return (address.is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(endpoint.port());
 }
 
-Conn::Conn(asio::ip::tcp::socket socket) : socket_(std::move(socket)) {
+Conn::Conn(Socket socket, std::shared_ptr<ConnObserver> observer)
+    : socket_(std::move(socket)),
+      opened_(std::chrono::steady_clock::now()),
+      observer_(std::move(observer)) {
   asio::error_code ec;
   auto remote = socket_.remote_endpoint(ec);
   peer_ = ec ? "?" : to_string(remote);
   socket_.non_blocking(true, ec);
 }
 
-Conn::~Conn() { close(); }
+Conn::~Conn() {
+  close();
+  if (observer_) observer_->closed(*this);
+}
 
 void Conn::close() noexcept {
   asio::error_code ignored;
@@ -43,7 +30,7 @@ void Conn::close() noexcept {
 
 void Conn::shutdown_send() noexcept {
   asio::error_code ignored;
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  socket_.shutdown(Socket::shutdown_send, ignored);
 }
 
 IoResult Conn::try_read(std::span<char> buf) {
@@ -54,42 +41,43 @@ IoResult Conn::try_read(std::span<char> buf) {
 }
 
 Task<std::error_code> Conn::wait_readable(Context ctx, std::source_location where) {
-  detail::OpCancellation cancellation(ctx);
-  if (ctx.done()) co_return ctx.err();
-  detail::AwaitSite site(where);
-  auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read,
-                                          asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
-  co_return outcome(ec, ctx);
+  std::error_code ec;
+  co_await wait_readable_into(ctx, ec, where);
+  co_return ec;
 }
 
 Task<IoResult> Conn::read_some(Context ctx, std::span<char> buf, std::source_location where) {
-  detail::OpCancellation cancellation(ctx);
-  if (ctx.done()) co_return IoResult{0, ctx.err()};
-  detail::AwaitSite site(where);
-  auto [ec, n] = co_await socket_.async_read_some(
-      asio::buffer(buf.data(), buf.size()), asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
-  bytes_read_ += n;
-  co_return IoResult{n, outcome(ec, ctx)};
+  IoResult out;
+  co_await detail::await_asio(
+      ctx, where,
+      [this, &out](std::error_code ec, std::size_t n = 0) {
+        bytes_read_ += n;
+        out = {n, ec};
+      },
+      [this, buf](auto handler) {
+        socket_.async_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler));
+      });
+  co_return out;
 }
 
 Task<IoResult> Conn::read_exact(Context ctx, std::span<char> buf, std::source_location where) {
-  detail::OpCancellation cancellation(ctx);
-  if (ctx.done()) co_return IoResult{0, ctx.err()};
-  detail::AwaitSite site(where);
-  auto [ec, n] = co_await asio::async_read(socket_, asio::buffer(buf.data(), buf.size()),
-                                           asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
-  bytes_read_ += n;
-  co_return IoResult{n, outcome(ec, ctx)};
+  IoResult out;
+  co_await detail::await_asio(
+      ctx, where,
+      [this, &out](std::error_code ec, std::size_t n = 0) {
+        bytes_read_ += n;
+        out = {n, ec};
+      },
+      [this, buf](auto handler) {
+        asio::async_read(socket_, asio::buffer(buf.data(), buf.size()), std::move(handler));
+      });
+  co_return out;
 }
 
 Task<IoResult> Conn::write_all(Context ctx, std::span<const char> data, std::source_location where) {
-  detail::OpCancellation cancellation(ctx);
-  if (ctx.done()) co_return IoResult{0, ctx.err()};
-  detail::AwaitSite site(where);
-  auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(data.data(), data.size()),
-                                            asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
-  bytes_written_ += n;
-  co_return IoResult{n, outcome(ec, ctx)};
+  IoResult out;
+  co_await write_all_into(ctx, data, out, where);
+  co_return out;
 }
 
 }  // namespace spindle::tcp

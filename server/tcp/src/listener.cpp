@@ -20,7 +20,7 @@ namespace spindle::tcp {
 using asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
 
-struct Listener::State {
+struct Listener::State final : ConnObserver {
   Scheduler& scheduler;
   ListenerOptions options;
   ConnectionHandler handler;
@@ -32,6 +32,13 @@ struct Listener::State {
 
   State(Scheduler& s, ListenerOptions o, ConnectionHandler h)
       : scheduler(s), options(std::move(o)), handler(std::move(h)) {}
+
+  void closed(const Conn& conn) noexcept override {
+    open.fetch_sub(1, std::memory_order_relaxed);
+    spdlog::debug("{} connection from {} closed: read {} B, wrote {} B in {:.3f}s", options.name,
+                  conn.peer(), conn.bytes_read(), conn.bytes_written(),
+                  std::chrono::duration<double>(Clock::now() - conn.opened()).count());
+  }
 };
 
 namespace {
@@ -72,27 +79,13 @@ bool out_of_resources(const std::error_code& ec) {
          ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
 }
 
-/// Keeps the open-connection count right however the connection fiber ends.
-struct OpenSlot {
-  std::shared_ptr<Listener::State> state;
-  ~OpenSlot() { state->open.fetch_sub(1, std::memory_order_relaxed); }
-};
-
-Task<void> connection(Context ctx, std::shared_ptr<Listener::State> state, tcp::socket socket) {
-  OpenSlot slot{state};
-  Conn conn(std::move(socket));
-  const auto started = Clock::now();
-  const auto& name = state->options.name;
-  spdlog::debug("{} connection from {} opened", name, conn.peer());
-  try {
-    co_await state->handler(ctx, conn);
-  } catch (const std::exception& e) {
-    spdlog::warn("{} connection from {} failed: {}", name, conn.peer(), e.what());
-  }
-  conn.close();
-  spdlog::debug("{} connection from {} closed: read {} B, wrote {} B in {:.3f}s", name, conn.peer(),
-                conn.bytes_read(), conn.bytes_written(),
-                std::chrono::duration<double>(Clock::now() - started).count());
+/// A connection fiber's function: hands the handler a Conn that reports its close to the
+/// listener (open count, log line). Not a coroutine itself: the handler's frame is the
+/// connection's only one besides the fiber's own.
+Task<void> serve(Context ctx, std::shared_ptr<Listener::State> state, Socket socket) {
+  Conn conn(std::move(socket), state);
+  spdlog::debug("{} connection from {} opened", state->options.name, conn.peer());
+  return state->handler(std::move(ctx), std::move(conn));
 }
 
 Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsigned index) {
@@ -140,7 +133,7 @@ Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsi
     state->accepted.fetch_add(1, std::memory_order_relaxed);
     const auto remote = socket.remote_endpoint(ignored);
     std::string name = opt.name + " " + (ignored ? std::string("?") : to_string(remote));
-    go(Spawn(state->connections->ctx, std::move(name), target), connection, state, std::move(socket))
+    go(Spawn(state->connections->ctx, std::move(name), target), serve, state, std::move(socket))
         .detach();
   }
   asio::error_code ignored;

@@ -19,6 +19,6 @@ struct EchoOptions {
 /// idle it waits for readability holding no buffer; a buffer is borrowed from the thread's
 /// pool only while bytes flow. When the peer half-closes, what was received is sent back
 /// and then the connection is closed.
-Task<void> echo(Context ctx, tcp::Conn& conn, EchoOptions options);
+Task<void> echo(Context ctx, tcp::Conn conn, EchoOptions options);
 
 }  // namespace spindle::handlers

@@ -10,6 +10,7 @@
 #include <optional>
 #include <source_location>
 #include <string>
+#include <string_view>
 
 #include "spindle/detail/context_node.hpp"
 #include "spindle/detail/intrusive_list.hpp"
@@ -26,6 +27,29 @@ static_assert(sizeof(std::source_location) == sizeof(void*),
 
 struct RegistryTag {};
 
+/// A fiber's name: up to 31 bytes kept inline — a connection fiber's "echo 127.0.0.1:51234"
+/// costs no allocation — longer names on the heap. 32 bytes, like std::string.
+class FiberName {
+ public:
+  explicit FiberName(std::string_view name);
+  ~FiberName();
+  FiberName(const FiberName&) = delete;
+  FiberName& operator=(const FiberName&) = delete;
+  std::string_view view() const noexcept;
+  operator std::string_view() const noexcept { return view(); }
+
+ private:
+  static constexpr std::uint8_t on_heap = 0xFF;
+  struct Heap {
+    char* data;
+    std::size_t size;
+  };
+  union {
+    char inline_[32];  // [31] holds the length, or on_heap
+    Heap heap_;
+  };
+};
+
 /// The bottom coroutine of a fiber: Asio's entry-point type, so a fiber is one Asio
 /// "thread of execution" started without co_spawn's extra frames, dispatch and completion post.
 using FiberEntry = asio::awaitable<asio::detail::awaitable_thread_entry_point, asio::any_io_executor>;
@@ -38,13 +62,13 @@ using FiberThread = asio::detail::awaitable_thread<asio::any_io_executor>;
 class FiberRecord : public CancelNode, public Hook<RegistryTag>, public RunNode {
  public:
   /// A fiber whose context is a child of `parent`; call attach() before sharing it.
-  FiberRecord(Ref<ContextNode> parent, std::string name, std::source_location spawned_at,
+  FiberRecord(Ref<ContextNode> parent, std::string_view name, std::source_location spawned_at,
               std::uint64_t parent_id, SchedulerCore* scheduler, unsigned worker,
               RunQueue* run_queue);
 
   const std::uint64_t id;
   const std::uint64_t parent_id;  // 0: spawned outside any fiber
-  const std::string name;
+  const FiberName name;
   const std::source_location spawned_at;
   const TimePoint started;
   SchedulerCore* const scheduler;

@@ -5,6 +5,7 @@
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
 #include <source_location>
+#include <utility>
 
 #include "spindle/context.hpp"
 #include "spindle/detail/fiber_record.hpp"
@@ -23,6 +24,7 @@ class OpCancellation {
   /// stays unconnected and nothing is allocated.
   explicit OpCancellation(const Context& ctx);
   ~OpCancellation();
+  OpCancellation(OpCancellation&& o) noexcept : bridge_(std::exchange(o.bridge_, nullptr)) {}
   OpCancellation(const OpCancellation&) = delete;
   OpCancellation& operator=(const OpCancellation&) = delete;
 

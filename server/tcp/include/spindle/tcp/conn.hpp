@@ -1,15 +1,20 @@
 // tcp::Conn: one TCP connection, every blocking operation taking a Context that aborts it.
 #pragma once
 
+#include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/read.hpp>
+#include <asio/write.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <source_location>
 #include <span>
 #include <string>
 #include <system_error>
 
 #include "spindle/context.hpp"
+#include "spindle/detail/asio_await.hpp"
 #include "spindle/task.hpp"
 
 namespace spindle::tcp {
@@ -24,21 +29,42 @@ struct IoResult {
   explicit operator bool() const noexcept { return !error && bytes > 0; }
 };
 
+/// A TCP socket bound to one worker's io_context (no type-erased executor: smaller, faster).
+using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+
+class Conn;
+
+/// Told when a connection closes: how a listener keeps its open count and logs the close.
+class ConnObserver {
+ public:
+  virtual ~ConnObserver() = default;
+  virtual void closed(const Conn& conn) noexcept = 0;
+};
+
 /// A connected TCP socket. Awaits are cancellable through their Context: cancelling it aborts
 /// the pending read or write itself. One reader and one writer may be active at a time.
-/// close() is idempotent; the destructor closes.
+/// close() is idempotent; the destructor closes. Waits and writes also come in an `_into`
+/// form that writes the outcome to a variable of the caller and costs no coroutine frame
+/// (`co_await conn.write_all_into(ctx, data, result)`), for hot paths.
 class Conn {
  public:
-  /// Takes a connected socket (bound to the io_context of the fiber that will use it).
-  explicit Conn(asio::ip::tcp::socket socket);
+  /// Takes a connected socket, bound to the io_context of the fiber that will use it.
+  explicit Conn(Socket socket, std::shared_ptr<ConnObserver> observer = nullptr);
   Conn(Conn&&) noexcept = default;
-  Conn& operator=(Conn&&) noexcept = default;
+  Conn& operator=(Conn&&) noexcept = delete;
   ~Conn();
 
   /// Waits until the socket is readable (data, end of stream or error) without holding a
   /// buffer — what lets an idle connection cost no read buffer.
   Task<std::error_code> wait_readable(Context ctx,
                                       std::source_location where = std::source_location::current());
+  /// wait_readable without a frame: `co_await conn.wait_readable_into(ctx, ec)`.
+  auto wait_readable_into(const Context& ctx, std::error_code& out,
+                          std::source_location where = std::source_location::current()) {
+    return detail::await_asio(
+        ctx, where, [&out](std::error_code ec) { out = ec; },
+        [this](auto handler) { socket_.async_wait(Socket::wait_read, std::move(handler)); });
+  }
   /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
   IoResult try_read(std::span<char> buf);
   /// Waits for at least one byte and reads what is available.
@@ -50,6 +76,19 @@ class Conn {
   /// Writes all of `data`, waiting while the peer does not read.
   Task<IoResult> write_all(Context ctx, std::span<const char> data,
                            std::source_location where = std::source_location::current());
+  /// write_all without a frame: `co_await conn.write_all_into(ctx, data, result)`.
+  auto write_all_into(const Context& ctx, std::span<const char> data, IoResult& out,
+                      std::source_location where = std::source_location::current()) {
+    return detail::await_asio(
+        ctx, where,
+        [this, &out](std::error_code ec, std::size_t n = 0) {
+          bytes_written_ += n;
+          out = {n, ec};
+        },
+        [this, data](auto handler) {
+          asio::async_write(socket_, asio::buffer(data.data(), data.size()), std::move(handler));
+        });
+  }
 
   /// Half-close: sends FIN; reading stays possible.
   void shutdown_send() noexcept;
@@ -61,13 +100,17 @@ class Conn {
   const std::string& peer() const noexcept { return peer_; }
   std::uint64_t bytes_read() const noexcept { return bytes_read_; }
   std::uint64_t bytes_written() const noexcept { return bytes_written_; }
-  asio::ip::tcp::socket& socket() noexcept { return socket_; }
+  /// When the connection was set up.
+  std::chrono::steady_clock::time_point opened() const noexcept { return opened_; }
+  Socket& socket() noexcept { return socket_; }
 
  private:
-  asio::ip::tcp::socket socket_;
+  Socket socket_;
   std::string peer_;
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
+  std::chrono::steady_clock::time_point opened_;
+  std::shared_ptr<ConnObserver> observer_;
 };
 
 /// "1.2.3.4:80" or "[::1]:80".

@@ -38,9 +38,10 @@ struct ListenerOptions {
   int backlog = 4096;
 };
 
-/// The body of each connection's fiber. Its context ends when the listener's connections are
-/// cancelled (shutdown after the grace period) or the listener's context is.
-using ConnectionHandler = std::function<Task<void>(Context, Conn&)>;
+/// The body of each connection's fiber, which owns the connection. Its context ends when the
+/// listener's connections are cancelled (shutdown after the grace period) or the listener's
+/// context is.
+using ConnectionHandler = std::function<Task<void>(Context, Conn)>;
 
 /// Counters of a listener, readable at any time.
 struct ListenerStats {
