@@ -18,7 +18,6 @@ WithCancel<CancelFunc> idle_scope(const Context& ctx, std::chrono::milliseconds 
 /// state exist only while bytes flow and an idle connection's frame stays small.
 Task<bool> echo_available(const Context& ctx, tcp::Conn& conn, const EchoOptions& options) {
   auto buffer = tcp::PooledBuffer::borrow();
-  tcp::IoResult put;
   for (;;) {
     const tcp::IoResult got = conn.try_read(buffer.span());
     if (got.error == asio::error::would_block) co_return true;  // drained: back to waiting
@@ -26,15 +25,24 @@ Task<bool> echo_available(const Context& ctx, tcp::Conn& conn, const EchoOptions
       if (got.error == asio::error::eof) conn.shutdown_send();
       co_return false;
     }
-    // A peer that stops reading holds the write; the idle timeout bounds that too.
-    auto [write_ctx, write_done] = idle_scope(ctx, options.idle_timeout);
-    co_await conn.write_all_into(write_ctx, {buffer.data(), got.bytes}, put);
-    if (put.error) {
-      if (put.error == Errc::deadline_exceeded && !ctx.done())
-        spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
-                      options.idle_timeout.count());
-      co_return false;
+    // Most echoes fit the socket's send buffer: write without waiting first, and only wait
+    // (bounded by the idle timeout) for what a slow reader leaves over.
+    tcp::IoResult put = conn.try_write({buffer.data(), got.bytes});
+    if (put.error && put.error != asio::error::would_block) co_return false;
+    if (put.bytes < got.bytes) {
+      const std::size_t done = put.error ? 0 : put.bytes;
+      auto [write_ctx, write_done] = idle_scope(ctx, options.idle_timeout);
+      co_await conn.write_all_into(write_ctx, {buffer.data() + done, got.bytes - done}, put);
+      if (put.error) {
+        if (put.error == Errc::deadline_exceeded && !ctx.done())
+          spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
+                        options.idle_timeout.count());
+        co_return false;
+      }
     }
+    // A short read means the socket is drained (a later arrival wakes the wait again), which
+    // saves the read that would only say EAGAIN.
+    if (got.bytes < tcp::PooledBuffer::size) co_return true;
   }
 }
 

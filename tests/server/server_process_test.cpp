@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -147,6 +148,69 @@ SPINDLE_TEST("text logs for people: --log-format text") {
   server.signal(SIGTERM);
   CHECK(server.wait(10s) == 0);
   CHECK(std::regex_search(server.err(), std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info  echo listening on)")));
+}
+
+namespace {
+
+/// User + system CPU time of process `pid` so far, in clock ticks.
+long cpu_ticks(int pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  std::istringstream fields(line.substr(line.rfind(')') + 2));
+  std::string f;
+  long utime = 0, stime = 0;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 14) utime = std::stol(f);
+    if (i == 15) {
+      stime = std::stol(f);
+      break;
+    }
+  }
+  return utime + stime;
+}
+
+}  // namespace
+
+SPINDLE_TEST("out of file descriptors: accept backs off without spinning, and recovers") {
+  // 48 descriptors: the server's own (epoll, eventfds, listeners, logs) leave room for a few
+  // dozen connections; the rest wait in the backlog while accept fails with EMFILE.
+  Subprocess server({"bash", "-c", "ulimit -n 48 && exec \"$0\" \"$@\"", server_bin, "--echo",
+                     "127.0.0.1:0", "--threads", "1", "--echo-idle-timeout", "0",
+                     "--shutdown-grace", "500ms"});
+  const auto port = start_and_wait(server);
+  std::vector<TcpClient> clients;
+  for (int i = 0; i < 80; ++i) clients.emplace_back(port);  // the kernel completes the handshakes
+  REQUIRE(server.wait_for_output("accept failed: Too many open files", 5s));
+
+  // Existing connections keep working while accept fails.
+  clients.front().send_all("still");
+  CHECK(clients.front().recv_exact(5) == "still");
+
+  // Backing off, not spinning: well under half a core while the backlog stays full.
+  const long before = cpu_ticks(server.pid());
+  std::this_thread::sleep_for(1s);
+  const long used = cpu_ticks(server.pid()) - before;
+  CHECK(used < ::sysconf(_SC_CLK_TCK) / 2);
+
+  // Free descriptors: the waiting connections get served.
+  clients.erase(clients.begin(), clients.begin() + 40);
+  int served = 0;
+  for (auto& c : clients) {
+    c.send_all("x");
+    try {
+      served += c.recv_exact(1) == "x";
+    } catch (const std::exception&) {
+    }
+  }
+  CHECK(served == static_cast<int>(clients.size()));
+  // Reported at a rate limit, not once per failure.
+  const std::string log = server.err();
+  std::size_t reports = 0;
+  for (auto at = log.find("accept failed"); at != std::string::npos; at = log.find("accept failed", at + 1)) ++reports;
+  CHECK(reports < 10);
+  server.signal(SIGTERM);
+  CHECK(server.wait(10s) == 0);
 }
 
 TEST_SUITE_END();

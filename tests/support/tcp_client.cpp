@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+#include <utility>
 
 namespace spindle::test {
 namespace {
@@ -45,6 +46,15 @@ TcpClient::~TcpClient() {
 }
 
 TcpClient::TcpClient(TcpClient&& o) noexcept : fd_(o.fd_), timeout_(o.timeout_) { o.fd_ = -1; }
+
+TcpClient& TcpClient::operator=(TcpClient&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(o.fd_, -1);
+    timeout_ = o.timeout_;
+  }
+  return *this;
+}
 
 void TcpClient::wait(short events) {
   pollfd p{fd_, events, 0};

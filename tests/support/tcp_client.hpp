@@ -16,6 +16,7 @@ class TcpClient {
                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
   ~TcpClient();
   TcpClient(TcpClient&& o) noexcept;
+  TcpClient& operator=(TcpClient&& o) noexcept;
   TcpClient(const TcpClient&) = delete;
   TcpClient& operator=(const TcpClient&) = delete;
 

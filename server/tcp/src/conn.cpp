@@ -40,6 +40,13 @@ IoResult Conn::try_read(std::span<char> buf) {
   return {n, ec};
 }
 
+IoResult Conn::try_write(std::span<const char> data) {
+  asio::error_code ec;
+  const std::size_t n = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
+  bytes_written_ += n;
+  return {n, ec};
+}
+
 Task<std::error_code> Conn::wait_readable(Context ctx, std::source_location where) {
   std::error_code ec;
   co_await wait_readable_into(ctx, ec, where);

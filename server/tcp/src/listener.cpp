@@ -74,9 +74,9 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::en
   return acceptor;
 }
 
-bool out_of_resources(const std::error_code& ec) {
-  return ec == std::errc::too_many_files_open || ec == std::errc::too_many_files_open_in_system ||
-         ec == std::errc::no_buffer_space || ec == std::errc::not_enough_memory;
+/// A client that gave up before we accepted it: nothing is wrong with the listener.
+bool peer_gave_up(const std::error_code& ec) {
+  return ec == asio::error::connection_aborted || ec == asio::error::connection_reset;
 }
 
 /// A connection fiber's function: hands the handler a Conn that reports its close to the
@@ -106,10 +106,11 @@ Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsi
       state->accept_errors.fetch_add(1, std::memory_order_relaxed);
       std::uint64_t suppressed = 0;
       if (state->error_log.allow(suppressed))
-        spdlog::warn("{}: accept failed: {} ({} more since the last report); backing off {}ms",
-                     opt.name, ec.message(), suppressed, backoff.count());
-      if (out_of_resources(ec)) {
-        // The connection stays in the backlog; retrying at once would only spin.
+        spdlog::warn("{}: accept failed: {} ({} more since the last report); retrying in {}ms",
+                     opt.name, ec.message(), suppressed, peer_gave_up(ec) ? 0 : backoff.count());
+      if (!peer_gave_up(ec)) {
+        // EMFILE, ENFILE, ENOBUFS, ...: the connection stays in the backlog and retrying at
+        // once would only spin; wait, longer each time, until accepting works again.
         co_await sleep(ctx, backoff);
         backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
       }

@@ -67,6 +67,9 @@ class Conn {
   }
   /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
   IoResult try_read(std::span<char> buf);
+  /// Writes what the socket takes now, without waiting (possibly less than `data`);
+  /// asio::error::would_block if it takes nothing.
+  IoResult try_write(std::span<const char> data);
   /// Waits for at least one byte and reads what is available.
   Task<IoResult> read_some(Context ctx, std::span<char> buf,
                            std::source_location where = std::source_location::current());
