@@ -2,46 +2,53 @@
 
 #include <spdlog/spdlog.h>
 
+#include <array>
+
 #include "spindle/tcp/buffer_pool.hpp"
 
 namespace spindle::handlers {
 namespace {
+
+/// Bytes an idle connection keeps for the start of the next message. Reading into it (rather
+/// than waiting for readability and then reading) spares a syscall per message: Asio
+/// re-registers a socket with epoll on every readiness wait, but not on a read.
+constexpr std::size_t head_size = 128;
 
 /// `ctx`, or a child of it that expires after the idle timeout.
 WithCancel<CancelFunc> idle_scope(const Context& ctx, std::chrono::milliseconds idle) {
   return idle.count() > 0 ? with_timeout(ctx, idle) : with_cancel(ctx);
 }
 
-/// Sends back everything readable now. False when the connection is done: the peer closed
-/// (then our side is half-closed after the last byte), an error, a peer that stopped reading
-/// for the idle timeout, or cancellation. A separate coroutine, so the buffer and the write
-/// state exist only while bytes flow and an idle connection's frame stays small.
-Task<bool> echo_available(const Context& ctx, tcp::Conn& conn, const EchoOptions& options) {
+/// Sends `data` back: without waiting when the socket takes it all (the usual case), else
+/// waiting — bounded by the idle timeout — for a slow reader. False if the connection is done.
+Task<bool> send_back(const Context& ctx, tcp::Conn& conn, const EchoOptions& options,
+                     std::span<const char> data) {
+  tcp::IoResult put = conn.try_write(data);
+  if (put.error && put.error != asio::error::would_block) co_return false;
+  const std::size_t sent = put.error ? 0 : put.bytes;
+  if (sent == data.size()) co_return true;
+  auto [write_ctx, done] = idle_scope(ctx, options.idle_timeout);
+  co_await conn.write_all_into(write_ctx, data.subspan(sent), put);
+  if (put.error == Errc::deadline_exceeded && !ctx.done())
+    spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
+                  options.idle_timeout.count());
+  co_return !put.error;
+}
+
+/// After a full head: sends back the rest of what is readable now, through a buffer borrowed
+/// for the purpose. False if the connection is done (then our side is half-closed after the
+/// last byte if the peer half-closed).
+Task<bool> send_back_rest(const Context& ctx, tcp::Conn& conn, const EchoOptions& options) {
   auto buffer = tcp::PooledBuffer::borrow();
   for (;;) {
     const tcp::IoResult got = conn.try_read(buffer.span());
-    if (got.error == asio::error::would_block) co_return true;  // drained: back to waiting
+    if (got.error == asio::error::would_block) co_return true;
     if (got.error || got.bytes == 0) {
       if (got.error == asio::error::eof) conn.shutdown_send();
       co_return false;
     }
-    // Most echoes fit the socket's send buffer: write without waiting first, and only wait
-    // (bounded by the idle timeout) for what a slow reader leaves over.
-    tcp::IoResult put = conn.try_write({buffer.data(), got.bytes});
-    if (put.error && put.error != asio::error::would_block) co_return false;
-    if (put.bytes < got.bytes) {
-      const std::size_t done = put.error ? 0 : put.bytes;
-      auto [write_ctx, write_done] = idle_scope(ctx, options.idle_timeout);
-      co_await conn.write_all_into(write_ctx, {buffer.data() + done, got.bytes - done}, put);
-      if (put.error) {
-        if (put.error == Errc::deadline_exceeded && !ctx.done())
-          spdlog::debug("echo {}: peer not reading for {}ms, closing", conn.peer(),
-                        options.idle_timeout.count());
-        co_return false;
-      }
-    }
-    // A short read means the socket is drained (a later arrival wakes the wait again), which
-    // saves the read that would only say EAGAIN.
+    if (!co_await send_back(ctx, conn, options, {buffer.data(), got.bytes})) co_return false;
+    // A short read means the socket is drained; a later arrival wakes the next read.
     if (got.bytes < tcp::PooledBuffer::size) co_return true;
   }
 }
@@ -49,18 +56,21 @@ Task<bool> echo_available(const Context& ctx, tcp::Conn& conn, const EchoOptions
 }  // namespace
 
 Task<void> echo(Context ctx, tcp::Conn conn, EchoOptions options) {
-  std::error_code ec;
+  std::array<char, head_size> head;
+  tcp::IoResult got;
   for (;;) {
     {
       auto [idle_ctx, done] = idle_scope(ctx, options.idle_timeout);
-      co_await conn.wait_readable_into(idle_ctx, ec);
+      co_await conn.read_some_into(idle_ctx, head, got);
     }
-    if (ec) {
-      if (ec == Errc::deadline_exceeded && !ctx.done())
+    if (got.error) {
+      if (got.error == asio::error::eof) conn.shutdown_send();  // all was sent back already
+      if (got.error == Errc::deadline_exceeded && !ctx.done())
         spdlog::debug("echo {}: idle for {}ms, closing", conn.peer(), options.idle_timeout.count());
       co_return;
     }
-    if (!co_await echo_available(ctx, conn, options)) co_return;
+    if (!co_await send_back(ctx, conn, options, {head.data(), got.bytes})) co_return;
+    if (got.bytes == head.size() && !co_await send_back_rest(ctx, conn, options)) co_return;
   }
 }
 

@@ -55,15 +55,7 @@ Task<std::error_code> Conn::wait_readable(Context ctx, std::source_location wher
 
 Task<IoResult> Conn::read_some(Context ctx, std::span<char> buf, std::source_location where) {
   IoResult out;
-  co_await detail::await_asio(
-      ctx, where,
-      [this, &out](std::error_code ec, std::size_t n = 0) {
-        bytes_read_ += n;
-        out = {n, ec};
-      },
-      [this, buf](auto handler) {
-        socket_.async_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler));
-      });
+  co_await read_some_into(ctx, buf, out, where);
   co_return out;
 }
 

@@ -65,6 +65,19 @@ class Conn {
         ctx, where, [&out](std::error_code ec) { out = ec; },
         [this](auto handler) { socket_.async_wait(Socket::wait_read, std::move(handler)); });
   }
+  /// read_some without a frame: `co_await conn.read_some_into(ctx, buf, result)`.
+  auto read_some_into(const Context& ctx, std::span<char> buf, IoResult& out,
+                      std::source_location where = std::source_location::current()) {
+    return detail::await_asio(
+        ctx, where,
+        [this, &out](std::error_code ec, std::size_t n = 0) {
+          bytes_read_ += n;
+          out = {n, ec};
+        },
+        [this, buf](auto handler) {
+          socket_.async_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler));
+        });
+  }
   /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
   IoResult try_read(std::span<char> buf);
   /// Writes what the socket takes now, without waiting (possibly less than `data`);
