@@ -37,9 +37,9 @@ OpCancellation::OpCancellation(const Context& ctx) {
   asio::io_context* io = current_io();
   if (!io) throw std::logic_error("spindle: a cancellable await must run on a scheduler worker");
   bridge_ = new Bridge(canceller, *io);
-  // If the context is already done it is not registered; callers check ctx.done() after
-  // constructing this and before starting the operation, so nothing is missed either way.
-  if (!canceller->add_waiter(bridge_)) bridge_->ctx_.reset();
+  // If the context is already done it is not registered (remove_waiter then does nothing);
+  // callers check done() after constructing this and before starting the operation.
+  canceller->add_waiter(bridge_);
 }
 
 OpCancellation::~OpCancellation() {
@@ -49,6 +49,8 @@ OpCancellation::~OpCancellation() {
   bridge_->signal.slot().clear();
   bridge_->release();
 }
+
+CancelNode* OpCancellation::context() const noexcept { return bridge_ ? bridge_->ctx_.get() : nullptr; }
 
 asio::cancellation_slot OpCancellation::slot() noexcept {
   return bridge_ ? bridge_->signal.slot() : asio::cancellation_slot();

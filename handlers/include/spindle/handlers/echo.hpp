@@ -16,7 +16,7 @@ struct EchoOptions {
 };
 
 /// Echoes on `conn` until the peer closes, the idle timeout passes, or `ctx` ends. While
-/// idle it holds only a 128-byte head for the next message; a larger buffer is borrowed from
+/// idle it holds only a 96-byte head for the next message; a larger buffer is borrowed from
 /// the thread's pool only while more bytes flow. When the peer half-closes, what was
 /// received is sent back and then the connection is closed.
 Task<void> echo(Context ctx, tcp::Conn conn, EchoOptions options);

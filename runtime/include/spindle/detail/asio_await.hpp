@@ -5,27 +5,30 @@
 
 #include <asio/cancellation_signal.hpp>
 #include <source_location>
+#include <stdexcept>
 #include <system_error>
 #include <utility>
 
 #include "spindle/context.hpp"
+#include "spindle/detail/fiber_executor.hpp"
 #include "spindle/detail/op_cancellation.hpp"
 #include "spindle/detail/park.hpp"
+#include "spindle/detail/worker.hpp"
 
 namespace spindle::detail {
 
 /// The completion handler: records the outcome through `Deliver` (an aborted operation
-/// reports its context's error), then resumes the fiber. Invoked through the fiber's
-/// executor, like asio::use_awaitable's handler.
+/// reports its context's error), then resumes the fiber. Its executor is the fiber's own,
+/// concrete type — not the type-erased one — so Asio's per-operation work tracking stays small.
 template <class Deliver>
 class AsioResume {
  public:
-  AsioResume(FiberThread* thread, Deliver deliver, CancelNode* ctx, FiberRecord* fiber,
+  AsioResume(FiberThread* thread, Deliver deliver, CancelNode* ctx, FiberExecutor executor,
              asio::cancellation_slot slot)
-      : thread_(thread), deliver_(std::move(deliver)), ctx_(ctx), fiber_(fiber), slot_(slot) {}
+      : thread_(thread), deliver_(std::move(deliver)), ctx_(ctx), executor_(std::move(executor)), slot_(slot) {}
 
-  using executor_type = asio::any_io_executor;
-  executor_type get_executor() const noexcept { return thread_.get_executor(); }
+  using executor_type = FiberExecutor;
+  executor_type get_executor() const noexcept { return executor_; }
   using cancellation_slot_type = asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept { return slot_; }
 
@@ -33,7 +36,8 @@ class AsioResume {
   void operator()(std::error_code ec, Args&&... args) {
     if (ec == asio::error::operation_aborted && ctx_ && ctx_->done()) ec = ctx_->err();
     deliver_(ec, std::forward<Args>(args)...);
-    if (fiber_) fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);
+    if (FiberRecord* fiber = current_fiber())
+      fiber->await_site.store(std::source_location{}, std::memory_order_relaxed);
     ParkedThread thread = std::move(thread_);
     thread.resume();
   }
@@ -42,7 +46,7 @@ class AsioResume {
   ParkedThread thread_;
   Deliver deliver_;
   CancelNode* ctx_;
-  FiberRecord* fiber_;
+  FiberExecutor executor_;
   asio::cancellation_slot slot_;
 };
 
@@ -54,26 +58,25 @@ template <class Deliver, class Start>
 class AsioAwait {
  public:
   AsioAwait(const Context& ctx, std::source_location where, Deliver deliver, Start start)
-      : cancellation_(ctx),
-        ctx_(ctx.canceller()),
-        where_(where),
-        deliver_(std::move(deliver)),
-        start_(std::move(start)) {}
+      : cancellation_(ctx), where_(where), deliver_(std::move(deliver)), start_(std::move(start)) {}
 
   FiberThread* operator()(FrameBase* frame) {
-    if (ctx_ && ctx_->done()) {
-      deliver_(ctx_->err());  // not suspended: the thread stays attached and continues at once
+    CancelNode* ctx = cancellation_.context();
+    if (ctx && ctx->done()) {
+      deliver_(ctx->err());  // not suspended: the thread stays attached and continues at once
       return nullptr;
     }
     FiberRecord* fiber = current_fiber();
-    if (fiber) fiber->await_site.store(where_, std::memory_order_relaxed);
-    start_(AsioResume<Deliver>(frame->detach_thread(), deliver_, ctx_, fiber, cancellation_.slot()));
+    asio::io_context* io = current_io();
+    if (!fiber || !io) throw std::logic_error("spindle: I/O awaits must run in a fiber started by go()");
+    fiber->await_site.store(where_, std::memory_order_relaxed);
+    start_(AsioResume<Deliver>(frame->detach_thread(), deliver_, ctx,
+                               FiberExecutor(io->get_executor(), fiber), cancellation_.slot()));
     return nullptr;
   }
 
  private:
   OpCancellation cancellation_;
-  CancelNode* ctx_;
   std::source_location where_;
   Deliver deliver_;
   Start start_;

@@ -30,6 +30,8 @@ class OpCancellation {
 
   /// The slot to bind the operation to.
   asio::cancellation_slot slot() noexcept;
+  /// The cancellable node this is bound to, or nullptr if the context cannot be cancelled.
+  CancelNode* context() const noexcept;
 
   class Bridge;
 
