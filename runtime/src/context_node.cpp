@@ -72,14 +72,34 @@ bool CancelNode::remove_waiter(ContextWaiter* w) noexcept {
   return true;
 }
 
+namespace {
+
+// The work list of a propagating cancel() threads through the `prev` field of children
+// already popped from their parent: their `next` stays null, so they read as unlinked to
+// anyone who looks (a concurrent detach_from_parent), and nothing else uses the hook again.
+CancelNode* take_pending(CancelNode*& pending) noexcept {
+  CancelNode* child = pending;
+  Hook<ChildTag>* hook = child;
+  pending = static_cast<CancelNode*>(hook->prev);
+  hook->prev = nullptr;
+  return child;
+}
+
+void push_pending(CancelNode*& pending, CancelNode* child) noexcept {
+  Hook<ChildTag>* hook = child;
+  hook->prev = pending;  // converts: CancelNode derives from Hook<ChildTag>
+  pending = child;
+}
+
+}  // namespace
+
 bool CancelNode::cancel(Errc why, std::exception_ptr cause) noexcept {
   CancelNode* pending = nullptr;
   if (!cancel_one(why, cause, pending)) return false;
   detach_from_parent();
   // Iterative, so a deep tree cannot overflow the stack.
   while (pending) {
-    CancelNode* child = pending;
-    pending = std::exchange(child->next_pending_, nullptr);
+    CancelNode* child = take_pending(pending);
     child->cancel_one(why, cause, pending);
     child->release();
   }
@@ -96,10 +116,7 @@ bool CancelNode::cancel_one(Errc why, std::exception_ptr cause, CancelNode*& pen
     while (ContextWaiter* w = waiters_.pop_front()) w->on_cancel(w, ec);
     while (CancelNode* child = children_.pop_front()) {
       // A child whose count reached zero is being destroyed; popping it is all it needs.
-      if (child->try_add_ref()) {
-        child->next_pending_ = pending;
-        pending = child;
-      }
+      if (child->try_add_ref()) push_pending(pending, child);
     }
   }
   on_cancelled();

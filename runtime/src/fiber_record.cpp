@@ -46,7 +46,7 @@ FiberRecord* exchange_current_fiber(FiberRecord* f) noexcept {
 
 FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string_view name_,
                          std::source_location spawned_at_, std::uint64_t parent_id_,
-                         SchedulerCore* scheduler_, unsigned worker_, RunQueue* run_queue_)
+                         RunQueue* run_queue_)
     : CancelNode(parent, parent ? parent->deadline() : no_deadline),
       RunNode(&start_ops),
       id(next_fiber_id()),
@@ -54,9 +54,7 @@ FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string_view name_,
       name(name_),
       spawned_at(spawned_at_),
       started(Clock::now()),
-      scheduler(scheduler_),
-      run_queue(run_queue_),
-      worker(worker_) {}
+      run_queue(run_queue_) {}
 
 const RunNode::Ops FiberRecord::start_ops{&FiberRecord::run_start, &FiberRecord::abandon_start};
 

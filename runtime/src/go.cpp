@@ -26,7 +26,7 @@ SpawnTarget resolve_spawn(const Spawn& spawn) {
                         ? *here
                         : core->next_worker();
   FiberRecord* parent = current_fiber();
-  return {core, &w.run_queue, w.index, parent ? parent->id : 0};
+  return {&w.run_queue, parent ? parent->id : 0};
 }
 
 void launch(FiberEntry entry, FiberRecord* rec) {

@@ -44,7 +44,7 @@ void register_fiber(FiberRecord* f) noexcept {
     s.fibers.push_back(f);
   }
   registry().live.fetch_add(1, std::memory_order_relaxed);
-  if (f->scheduler) f->scheduler->live.fetch_add(1, std::memory_order_relaxed);
+  f->scheduler()->live.fetch_add(1, std::memory_order_relaxed);
 }
 
 void unregister_fiber(FiberRecord* f) noexcept {
@@ -55,7 +55,7 @@ void unregister_fiber(FiberRecord* f) noexcept {
   }
   registry().live.fetch_sub(1, std::memory_order_release);
   // Last touch of the scheduler: once its count reaches zero, shutdown may proceed.
-  if (f->scheduler) f->scheduler->live.fetch_sub(1, std::memory_order_release);
+  f->scheduler()->live.fetch_sub(1, std::memory_order_release);
 }
 
 void for_each_fiber(const std::function<void(FiberRecord&)>& visit) {
@@ -74,7 +74,7 @@ FiberInfo describe(const FiberRecord& f) {
   info.parked_at = f.await_site.load(std::memory_order_relaxed);
   const auto now = Clock::now();
   info.age = now - f.started;
-  info.worker = f.worker;
+  info.worker = f.worker();
   info.canceled = f.done();
   if (f.deadline() != no_deadline) info.deadline_left = f.deadline() - now;
   return info;

@@ -49,7 +49,7 @@ Worker::Worker(SchedulerCore& core_, unsigned index_)
       index(index_),
       keep_running(io.get_executor()),
       deadlines(std::make_shared<DeadlineQueue>(io)),
-      run_queue(io) {}
+      run_queue(io, &core_, index_) {}
 
 std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads) {
   std::shared_ptr<SchedulerCore> core(new SchedulerCore(threads));
@@ -92,7 +92,7 @@ void SchedulerCore::start() {
 std::vector<FiberInfo> SchedulerCore::unignored_fibers() const {
   std::vector<FiberInfo> out;
   for_each_fiber([&](FiberRecord& f) {
-    if (f.scheduler != this) return;
+    if (f.scheduler() != this) return;
     auto info = describe(f);
     if (!leak_ignored(info)) out.push_back(std::move(info));
   });
@@ -146,7 +146,7 @@ void SchedulerCore::destroy_remaining_fibers() {
   // Fibers parked in spindle waits: their frames are owned by the parked op.
   std::vector<ParkOp*> parked;
   for_each_fiber([&](FiberRecord& f) {
-    if (f.scheduler == this && f.parked) parked.push_back(f.parked);
+    if (f.scheduler() == this && f.parked) parked.push_back(f.parked);
   });
   // Destroying one fiber can wake (claim) another's op but never free it: a claimed op is
   // owned by its posted resumption, which the io_context shutdown below destroys.

@@ -61,9 +61,7 @@ struct Worker;
 
 /// Where a new fiber runs and who spawned it, resolved from the calling thread and `spawn`.
 struct SpawnTarget {
-  SchedulerCore* scheduler;
   RunQueue* run_queue;
-  unsigned worker_index;
   std::uint64_t parent_id;
 };
 /// Throws std::logic_error when no scheduler can run the fiber.
@@ -206,8 +204,7 @@ auto go(Spawn spawn, F&& f, Args&&... args) {
   detail::Ref<detail::FiberState<T>> rec(
       new detail::FiberState<T>(spawn.ctx.node(),
                                 spawn.name.empty() ? std::string_view("fiber") : std::string_view(spawn.name),
-                                spawn.where, target.parent_id, target.scheduler,
-                                target.worker_index, target.run_queue),
+                                spawn.where, target.parent_id, target.run_queue),
       detail::adopt_ref);
   rec->attach();
   detail::Closure<Fn, std::decay_t<Args>...> closure(std::forward<F>(f), std::forward<Args>(args)...);

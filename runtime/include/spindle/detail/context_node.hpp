@@ -55,6 +55,11 @@ class ContextNode : public RefCounted {
   virtual std::shared_ptr<SchedulerCore> own_scheduler() const noexcept { return nullptr; }
   void set_canceller(CancelNode* c) noexcept { canceller_ = c; }
 
+  // CancelNode's lock and state. Declared here, first, so they sit in the padding after
+  // RefCounted's count instead of costing a word in every cancellable node (every fiber).
+  mutable SpinMutex mu_;
+  std::atomic<std::uint8_t> state_{0};  // 0 or an Errc
+
  private:
   Ref<ContextNode> parent_;
   CancelNode* canceller_;
@@ -103,12 +108,9 @@ class CancelNode : public ContextNode, public Hook<ChildTag> {
   bool cancel_one(Errc why, std::exception_ptr cause, CancelNode*& pending) noexcept;
   void detach_from_parent() noexcept;
 
-  mutable SpinMutex mu_;
-  std::atomic<std::uint8_t> state_{0};  // 0 or an Errc
   std::exception_ptr cause_;
   List<ContextWaiter, CtxWaitTag> waiters_;
   List<CancelNode, ChildTag> children_;
-  CancelNode* next_pending_ = nullptr;  // work list of a propagating cancel()
 };
 
 /// A cancellable node that also cancels itself with deadline_exceeded at its deadline.

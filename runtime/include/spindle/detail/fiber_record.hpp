@@ -63,17 +63,16 @@ class FiberRecord : public CancelNode, public Hook<RegistryTag>, public RunNode 
  public:
   /// A fiber whose context is a child of `parent`; call attach() before sharing it.
   FiberRecord(Ref<ContextNode> parent, std::string_view name, std::source_location spawned_at,
-              std::uint64_t parent_id, SchedulerCore* scheduler, unsigned worker,
-              RunQueue* run_queue);
+              std::uint64_t parent_id, RunQueue* run_queue);
 
   const std::uint64_t id;
   const std::uint64_t parent_id;  // 0: spawned outside any fiber
   const FiberName name;
   const std::source_location spawned_at;
   const TimePoint started;
-  SchedulerCore* const scheduler;
   RunQueue* const run_queue;  ///< of the worker it runs on
-  const unsigned worker;
+  SchedulerCore* scheduler() const noexcept { return run_queue->scheduler; }
+  unsigned worker() const noexcept { return run_queue->worker; }
 
   /// Queues the fiber's first run on its worker.
   void start(FiberEntry entry) noexcept;

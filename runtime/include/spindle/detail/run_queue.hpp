@@ -8,6 +8,8 @@
 
 namespace spindle::detail {
 
+class SchedulerCore;
+
 /// Something that can be made runnable on a worker: a fiber to start or to resume.
 struct RunNode {
   struct Ops {
@@ -26,7 +28,8 @@ struct RunNode {
 /// threads append under a short lock and post one batch at a time.
 class RunQueue {
  public:
-  explicit RunQueue(asio::io_context& io) noexcept : io_(io) {}
+  RunQueue(asio::io_context& io, SchedulerCore* scheduler, unsigned worker) noexcept
+      : scheduler(scheduler), worker(worker), io_(io) {}
   RunQueue(const RunQueue&) = delete;
   RunQueue& operator=(const RunQueue&) = delete;
 
@@ -34,6 +37,8 @@ class RunQueue {
   void push(RunNode* node) noexcept;
   /// The io_context whose thread runs this queue.
   asio::io_context& io() const noexcept { return io_; }
+  SchedulerCore* const scheduler;  ///< the scheduler of this worker
+  const unsigned worker;           ///< the worker's index
   /// Shutdown only (worker stopped): abandons every queued node; returns how many.
   std::size_t abandon_all() noexcept;
 
