@@ -181,6 +181,18 @@ SPINDLE_TEST("an address already in use is a BindError naming the service and ad
   CHECK(second.shutdown().empty());
 }
 
+SPINDLE_TEST("IPv6: the echo service listens on [::1]") {
+  auto cfg = echo_config();
+  cfg.echo.listen = {"::1", 0};
+  server::Server srv(cfg);
+  srv.start();
+  CHECK(srv.echo_endpoint()->address().is_v6());
+  TcpClient client(srv.echo_endpoint()->port(), "::1");
+  client.send_all("over v6");
+  CHECK(client.recv_exact(7) == "over v6");
+  CHECK(srv.shutdown().empty());
+}
+
 SPINDLE_TEST("both accept modes serve connections on every worker") {
   for (auto mode : {config::AcceptMode::reuseport, config::AcceptMode::shared}) {
     auto cfg = echo_config();

@@ -8,7 +8,7 @@
 
 namespace spindle::test {
 
-/// One client connection to 127.0.0.1 (or another IPv4 host). Every call fails the test
+/// One client connection to 127.0.0.1 (or another IPv4 or IPv6 literal). Every call fails the test
 /// helper with std::runtime_error on a socket error or when `timeout` passes.
 class TcpClient {
  public:
