@@ -18,6 +18,7 @@ void RunQueue::push(RunNode* node) noexcept {
     if (remote_tail_) remote_tail_->next_run = node;
     else remote_head_ = node;
     remote_tail_ = node;
+    remote_pending_.store(true, std::memory_order_release);
   }
   schedule();
 }
@@ -37,7 +38,9 @@ RunNode* RunQueue::pop_local() noexcept {
 }
 
 bool RunQueue::take_remote() noexcept {
+  if (!remote_pending_.load(std::memory_order_acquire)) return false;
   std::lock_guard lock(remote_mu_);
+  remote_pending_.store(false, std::memory_order_relaxed);
   if (!remote_head_) return false;
   if (tail_) tail_->next_run = remote_head_;
   else head_ = remote_head_;
@@ -46,10 +49,27 @@ bool RunQueue::take_remote() noexcept {
   return true;
 }
 
+bool RunQueue::spin_for_remote() noexcept {
+  const auto until = std::chrono::steady_clock::now() + spin;
+  for (int i = 1;; ++i) {
+    if (remote_pending_.load(std::memory_order_acquire) && take_remote()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+    if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) return false;
+  }
+}
+
 void RunQueue::drain() {
+  bool cross_thread = false;  // fibers woken from other threads ran in this batch
   for (int i = 0; i < batch; ++i) {
     RunNode* n = pop_local();
-    if (!n && take_remote()) n = pop_local();
+    if (!n && take_remote()) {
+      cross_thread = true;
+      n = pop_local();
+    }
+    // A cross-thread exchange (a ping-pong, a fan-out) usually answers within microseconds.
+    if (!n && cross_thread && spin_for_remote()) n = pop_local();
     if (!n) break;
     n->ops->run(n);
   }

@@ -3,6 +3,7 @@
 
 #include <asio/io_context.hpp>
 #include <atomic>
+#include <chrono>
 
 #include "spindle/detail/spin_mutex.hpp"
 
@@ -45,11 +46,16 @@ class RunQueue {
  private:
   /// How many fibers run before the batch yields to Asio, so I/O and timers keep flowing.
   static constexpr int batch = 128;
+  /// After running fibers woken from other threads, how long to poll for the next such
+  /// wake-up before handing the thread back to Asio (which sleeps in epoll_wait and then
+  /// needs an eventfd write and a thread wake-up, tens of microseconds, to come back).
+  static constexpr std::chrono::microseconds spin{50};
 
   void schedule() noexcept;
   void drain();
   RunNode* pop_local() noexcept;
   bool take_remote() noexcept;
+  bool spin_for_remote() noexcept;
 
   asio::io_context& io_;
   RunNode* head_ = nullptr;  // owner thread only
@@ -57,6 +63,7 @@ class RunQueue {
   SpinMutex remote_mu_;
   RunNode* remote_head_ = nullptr;  // guarded by remote_mu_
   RunNode* remote_tail_ = nullptr;
+  std::atomic<bool> remote_pending_{false};  // remote_head_ != nullptr, readable without the lock
   std::atomic<bool> scheduled_{false};
 };
 
