@@ -48,6 +48,20 @@ const std::initializer_list<std::pair<const char*, std::string>> log_levels = {
     {"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"},
     {"error", "error"}, {"critical", "critical"}, {"off", "off"}};
 
+/// Timeouts of the HTTP service: zero would make every request fail at once.
+Duration positive_duration(std::string_view v) {
+  const Duration d = parse_duration(v);
+  if (d.count() == 0) throw std::invalid_argument("must be more than 0");
+  return d;
+}
+
+std::uint64_t bounded_size(std::string_view v, std::uint64_t min, std::uint64_t max) {
+  const std::uint64_t n = parse_size(v);
+  if (n < min || n > max)
+    throw std::invalid_argument(format_size(n) + " is out of range " + format_size(min) + "-" + format_size(max));
+  return n;
+}
+
 const std::vector<Key>& schema() {
   static const std::vector<Key> keys = {
       {"threads", "SPINDLE_THREADS", "--threads", "N",
@@ -87,6 +101,59 @@ const std::vector<Key>& schema() {
          c.echo.max_connections = static_cast<std::size_t>(parse_integer(v, 1, 1'000'000));
        },
        [](const ServerConfig& c) { return std::to_string(c.echo.max_connections); }, false},
+      {"http.enabled", "SPINDLE_HTTP_ENABLED", "--http-enabled", "BOOL", "run the HTTP service",
+       [](ServerConfig& c, std::string_view v) { c.http.enabled = parse_bool(v); },
+       [](const ServerConfig& c) { return std::string(c.http.enabled ? "true" : "false"); }, false},
+      {"http.listen", "SPINDLE_HTTP", "--http", "HOST:PORT",
+       "listen address of the HTTP service (port 0: any free port)",
+       [](ServerConfig& c, std::string_view v) { c.http.listen = parse_endpoint(v); },
+       [](const ServerConfig& c) { return c.http.listen.to_string(); }},
+      {"http.max_connections", "SPINDLE_HTTP_MAX_CONNECTIONS", "--http-max-connections", "N",
+       "open HTTP connections at most; more are accepted and closed at once",
+       [](ServerConfig& c, std::string_view v) {
+         c.http.max_connections = static_cast<std::size_t>(parse_integer(v, 1, 1'000'000));
+       },
+       [](const ServerConfig& c) { return std::to_string(c.http.max_connections); }, false},
+      {"http.header_timeout", "SPINDLE_HTTP_HEADER_TIMEOUT", "--http-header-timeout", "DURATION",
+       "time from a request's first byte to the end of its head (slowloris); 408 after it",
+       [](ServerConfig& c, std::string_view v) { c.http.header_timeout = positive_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.http.header_timeout); }},
+      {"http.idle_timeout", "SPINDLE_HTTP_IDLE_TIMEOUT", "--http-idle-timeout", "DURATION",
+       "how long a keep-alive connection may wait for its next request",
+       [](ServerConfig& c, std::string_view v) { c.http.idle_timeout = positive_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.http.idle_timeout); }},
+      {"http.body_timeout", "SPINDLE_HTTP_BODY_TIMEOUT", "--http-body-timeout", "DURATION",
+       "how long one read of a request body may wait for bytes",
+       [](ServerConfig& c, std::string_view v) { c.http.body_timeout = positive_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.http.body_timeout); }},
+      {"http.request_timeout", "SPINDLE_HTTP_REQUEST_TIMEOUT", "--http-request-timeout", "DURATION",
+       "a request's deadline: its context ends then (X-Request-Timeout may shorten it)",
+       [](ServerConfig& c, std::string_view v) { c.http.request_timeout = positive_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.http.request_timeout); }},
+      {"http.write_timeout", "SPINDLE_HTTP_WRITE_TIMEOUT", "--http-write-timeout", "DURATION",
+       "how long writing a response may wait for a client that does not read",
+       [](ServerConfig& c, std::string_view v) { c.http.write_timeout = positive_duration(v); },
+       [](const ServerConfig& c) { return format_duration(c.http.write_timeout); }},
+      {"http.max_request_line", "SPINDLE_HTTP_MAX_REQUEST_LINE", "--http-max-request-line", "SIZE",
+       "longest request line; longer gets 414",
+       [](ServerConfig& c, std::string_view v) { c.http.max_request_line = bounded_size(v, 64, 1 << 20); },
+       [](const ServerConfig& c) { return format_size(c.http.max_request_line); }},
+      {"http.max_header_bytes", "SPINDLE_HTTP_MAX_HEADER_BYTES", "--http-max-header-bytes", "SIZE",
+       "largest request head (request line and header fields); larger gets 431",
+       [](ServerConfig& c, std::string_view v) { c.http.max_header_bytes = bounded_size(v, 256, 1 << 20); },
+       [](const ServerConfig& c) { return format_size(c.http.max_header_bytes); }},
+      {"http.max_headers", "SPINDLE_HTTP_MAX_HEADERS", "--http-max-headers", "N",
+       "most header fields in a request; more gets 431",
+       [](ServerConfig& c, std::string_view v) { c.http.max_headers = static_cast<std::uint64_t>(parse_integer(v, 1, 10'000)); },
+       [](const ServerConfig& c) { return std::to_string(c.http.max_headers); }, false},
+      {"http.max_body", "SPINDLE_HTTP_MAX_BODY", "--http-max-body", "SIZE",
+       "largest request body; larger gets 413",
+       [](ServerConfig& c, std::string_view v) { c.http.max_body = bounded_size(v, 0, 1ull << 40); },
+       [](const ServerConfig& c) { return format_size(c.http.max_body); }},
+      {"http.access_log", "SPINDLE_HTTP_ACCESS_LOG", "--http-access-log", "BOOL",
+       "log one line per request (at info level)",
+       [](ServerConfig& c, std::string_view v) { c.http.access_log = parse_bool(v); },
+       [](const ServerConfig& c) { return std::string(c.http.access_log ? "true" : "false"); }, false},
   };
   return keys;
 }
@@ -184,7 +251,7 @@ std::string help_text() {
 
 Loaded load(const std::vector<std::string>& args, const std::map<std::string, std::string>& env) {
   const auto& keys = schema();
-  CLI::App app("spindle-server: TCP echo service on spindle fibers", "spindle-server");
+  CLI::App app("spindle-server: TCP echo and HTTP/1.1 services on spindle fibers", "spindle-server");
   app.set_help_flag();  // --help is handled below so it shows every source of every key
   bool help = false, print = false;
   std::string config_file;

@@ -86,6 +86,34 @@ Endpoint parse_endpoint(std::string_view text) {
   return e;
 }
 
+std::uint64_t parse_size(std::string_view text) {
+  std::size_t unit_at = 0;
+  while (unit_at < text.size() && std::isdigit(static_cast<unsigned char>(text[unit_at]))) ++unit_at;
+  const std::string_view number = text.substr(0, unit_at), unit = text.substr(unit_at);
+  if (number.empty()) bad(quoted(text) + " is not a size; use bytes or a unit, like 16KiB or 8MiB");
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
+  if (ec != std::errc()) bad(quoted(text) + " is too large");
+  std::uint64_t factor;
+  if (unit.empty() || unit == "B") factor = 1;
+  else if (unit == "KiB") factor = 1024;
+  else if (unit == "MiB") factor = 1024 * 1024;
+  else if (unit == "GiB") factor = 1024ull * 1024 * 1024;
+  else if (unit == "KB") factor = 1000;
+  else if (unit == "MB") factor = 1000 * 1000;
+  else if (unit == "GB") factor = 1000ull * 1000 * 1000;
+  else bad(quoted(text) + " has an unknown unit " + quoted(unit) + "; use B, KiB, MiB, GiB, KB, MB or GB");
+  if (value > (1ull << 62) / factor) bad(quoted(text) + " is too large");
+  return value * factor;
+}
+
+std::string format_size(std::uint64_t bytes) {
+  if (bytes != 0 && bytes % (1024ull * 1024 * 1024) == 0) return std::to_string(bytes >> 30) + "GiB";
+  if (bytes != 0 && bytes % (1024 * 1024) == 0) return std::to_string(bytes >> 20) + "MiB";
+  if (bytes != 0 && bytes % 1024 == 0) return std::to_string(bytes >> 10) + "KiB";
+  return std::to_string(bytes);
+}
+
 std::int64_t parse_integer(std::string_view text, std::int64_t min, std::int64_t max) {
   std::int64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);

@@ -42,7 +42,10 @@ void append_json_string(spdlog::memory_buf_t& dest, spdlog::string_view_t s) {
   dest.push_back('"');
 }
 
-/// One JSON object per line: time (UTC, ms), level, fiber (when in one), msg.
+thread_local std::span<const ScopedFields::Field> t_fields;
+
+/// One JSON object per line: time (UTC, ms), level, fiber (when in one), msg, and the
+/// thread's scoped fields.
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -62,12 +65,27 @@ class JsonFormatter final : public spdlog::formatter {
     if (auto id = current_fiber_id()) fmt::format_to(std::back_inserter(dest), R"(,"fiber":{})", id);
     dest.append(std::string_view(R"(,"msg":)"));
     append_json_string(dest, msg.payload);
+    for (const auto& f : t_fields) {
+      dest.push_back(',');
+      append_json_string(dest, f.key);
+      dest.push_back(':');
+      if (f.is_number) fmt::format_to(std::back_inserter(dest), "{}", f.number);
+      else append_json_string(dest, f.text);
+    }
     dest.append(std::string_view("}\n"));
   }
   std::unique_ptr<formatter> clone() const override { return std::make_unique<JsonFormatter>(); }
 };
 
 }  // namespace
+
+ScopedFields::ScopedFields(std::span<const Field> fields) noexcept : previous_(t_fields) {
+  t_fields = fields;
+}
+
+ScopedFields::~ScopedFields() { t_fields = previous_; }
+
+std::span<const ScopedFields::Field> ScopedFields::current() noexcept { return t_fields; }
 
 bool RateLimit::allow(std::uint64_t& suppressed) noexcept {
   const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -16,6 +16,7 @@ thread_local Worker* t_worker = nullptr;
 struct LeakLog {
   std::mutex mu;
   std::vector<FiberInfo> leaks;
+  std::atomic<std::uint64_t> total{0};
 };
 
 LeakLog& leak_log() {
@@ -34,6 +35,7 @@ std::shared_ptr<DeadlineQueue> current_worker_deadlines() noexcept {
 
 void record_leaks(const std::vector<FiberInfo>& leaks) {
   auto& log = leak_log();
+  log.total.fetch_add(leaks.size(), std::memory_order_relaxed);
   std::lock_guard lock(log.mu);
   log.leaks.insert(log.leaks.end(), leaks.begin(), leaks.end());
 }
@@ -172,3 +174,9 @@ void SchedulerCore::destroy_remaining_fibers() {
 }
 
 }  // namespace spindle::detail
+
+namespace spindle {
+std::uint64_t leaked_fiber_count() noexcept {
+  return detail::leak_log().total.load(std::memory_order_relaxed);
+}
+}  // namespace spindle

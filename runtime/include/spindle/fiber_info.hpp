@@ -36,6 +36,8 @@ std::vector<FiberInfo> live_fibers();
 std::size_t live_fiber_count() noexcept;
 /// How many fibers were ever spawned in this process.
 std::uint64_t spawned_fiber_count() noexcept;
+/// How many fibers shutdowns in this process have reported as leaked.
+std::uint64_t leaked_fiber_count() noexcept;
 
 /// Fibers meant to outlive shutdown (like goleak's IgnoreTopFunction): fibers matching a rule
 /// are neither waited for by shutdown nor reported as leaks.

@@ -7,6 +7,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 namespace spindle::log {
 
@@ -17,6 +19,28 @@ enum class Format {
 
 /// Replaces spdlog's default logger with one writing to stderr in `format` at `level`.
 void setup(Format format, spdlog::level::level_enum level);
+
+/// Structured fields for the next lines this thread logs: JSON lines get them as extra
+/// members (numbers stay numbers); text lines show only their message, which should say the
+/// same in words. Fields are borrowed: keep them alive while the scope is.
+class ScopedFields {
+ public:
+  struct Field {
+    std::string_view key;
+    std::string_view text;  ///< used when the field is a string
+    double number = 0;
+    bool is_number = false;
+  };
+  explicit ScopedFields(std::span<const Field> fields) noexcept;
+  ~ScopedFields();
+  ScopedFields(const ScopedFields&) = delete;
+  ScopedFields& operator=(const ScopedFields&) = delete;
+  /// The fields in effect on this thread (empty outside any scope).
+  static std::span<const Field> current() noexcept;
+
+ private:
+  std::span<const Field> previous_;
+};
 
 /// The id of the fiber the calling thread runs, or 0 outside fibers.
 std::uint64_t current_fiber_id() noexcept;

@@ -25,6 +25,23 @@ struct EchoConfig {
   std::size_t max_connections = 10'000;
 };
 
+/// The HTTP service: address, limits and timeouts.
+struct HttpConfig {
+  bool enabled = true;
+  Endpoint listen{"0.0.0.0", 8080};
+  std::size_t max_connections = 10'000;
+  Duration header_timeout = 10s;   ///< first byte to end of head (slowloris)
+  Duration idle_timeout = 60s;     ///< keep-alive wait between requests
+  Duration body_timeout = 30s;     ///< one body read
+  Duration request_timeout = 30s;  ///< a request's deadline (its context ends then)
+  Duration write_timeout = 30s;    ///< writing to a client that does not read
+  std::uint64_t max_request_line = 8 * 1024;
+  std::uint64_t max_header_bytes = 16 * 1024;
+  std::uint64_t max_headers = 100;
+  std::uint64_t max_body = 8 * 1024 * 1024;
+  bool access_log = true;
+};
+
 /// Everything spindle-server can be told.
 struct ServerConfig {
   unsigned threads = 0;               ///< worker threads; 0: one per hardware thread
@@ -33,6 +50,7 @@ struct ServerConfig {
   LogFormat log_format = LogFormat::automatic;  ///< automatic: text on a terminal, else JSON
   AcceptMode accept_mode = AcceptMode::reuseport;
   EchoConfig echo;
+  HttpConfig http;
 };
 
 /// Where a value came from.

@@ -30,6 +30,11 @@ struct Endpoint {
 /// "HOST:PORT", "[IPV6]:PORT" or ":PORT" (all IPv4 interfaces).
 Endpoint parse_endpoint(std::string_view text);
 
+/// A size in bytes: "4096", "16KiB", "8MiB", "1GiB" (also KB/MB/GB as 1000s).
+std::uint64_t parse_size(std::string_view text);
+/// The shortest exact form: "16KiB", "8MiB", "1000".
+std::string format_size(std::uint64_t bytes);
+
 /// A non-negative integer within [min, max].
 std::int64_t parse_integer(std::string_view text, std::int64_t min, std::int64_t max);
 /// true/false (also 1/0, yes/no, on/off).

@@ -10,6 +10,7 @@
 
 #include "spindle/config/config.hpp"
 #include "spindle/fiber_info.hpp"
+#include "spindle/http/service.hpp"
 #include "spindle/scheduler.hpp"
 #include "spindle/tcp/listener.hpp"
 
@@ -35,11 +36,16 @@ class Server {
   void start();
   /// The echo service's bound address, if it runs.
   std::optional<asio::ip::tcp::endpoint> echo_endpoint() const;
+  /// The HTTP service's bound address, if it runs.
+  std::optional<asio::ip::tcp::endpoint> http_endpoint() const;
   /// True while serving; false from the start of shutdown on.
   bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
-  /// The graceful shutdown: stop accepting and turn not-ready; give open connections the
-  /// configured grace to finish; cancel the rest; then shut the scheduler down and run the
-  /// leak detector. Returns the fibers it reported. Call from outside the scheduler.
+  /// The graceful shutdown: turn not-ready; the echo service stops accepting; the HTTP service
+  /// closes idle keep-alive connections and answers what still comes with `Connection:
+  /// close` (and 503 on /readyz), so load balancers see it leave; open connections get the
+  /// configured grace to finish; then the listeners close, the rest is cancelled, the
+  /// scheduler shuts down and the leak detector runs. Returns the fibers it reported. Call
+  /// from outside the scheduler.
   std::vector<FiberInfo> shutdown();
 
   Scheduler& scheduler() noexcept { return scheduler_; }
@@ -48,7 +54,9 @@ class Server {
  private:
   config::ServerConfig config_;
   Scheduler scheduler_;
-  std::unique_ptr<tcp::Listener> echo_;  // after the scheduler: destroyed before it
+  std::unique_ptr<http::Service> http_service_;  // after the scheduler: destroyed before it
+  std::unique_ptr<tcp::Listener> echo_;
+  std::unique_ptr<tcp::Listener> http_;
   std::atomic<bool> ready_{false};
   bool shut_down_ = false;
 };

@@ -1,0 +1,88 @@
+// Internal to the HTTP service: the state of one connection and of the request on it.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "spindle/detail/context_node.hpp"
+#include "spindle/http/request.hpp"
+#include "spindle/http/response.hpp"
+#include "spindle/http/service.hpp"
+
+namespace spindle::http {
+
+/// One connection's buffers, kept between its requests. The input buffer exists only while
+/// a request is being read or served: an idle keep-alive connection holds none.
+struct Service::Connection {
+  Connection(Service& service, tcp::Conn& conn) noexcept : service(service), conn(conn) {}
+
+  Service& service;
+  tcp::Conn& conn;
+  std::unique_ptr<char[]> buf;
+  std::size_t capacity = 0;
+  std::size_t begin = 0;  // first unconsumed byte
+  std::size_t end = 0;    // one past the last received byte
+  std::string out;        // response bytes not yet written (pipelined responses coalesce)
+  bool close = false;     // close after the current response
+
+  std::string_view data() const noexcept { return {buf.get() + begin, end - begin}; }
+  std::size_t buffered() const noexcept { return end - begin; }
+  /// Takes a buffer (from this thread's cache) if there is none.
+  void acquire();
+  /// Gives the buffer back when nothing is buffered, so an idle connection holds none.
+  void release_if_empty() noexcept;
+  /// Moves the unconsumed bytes to the start of the buffer.
+  void compact() noexcept;
+  /// Writes `out` (waiting at most the write timeout); clears it.
+  Task<std::error_code> flush(const Context& ctx);
+};
+
+/// One request on a connection: body decoding, the interim 100 response, the response head and
+/// body framing, and the watch for a client that leaves while the handler runs.
+class Exchange {
+ public:
+  Exchange(Service::Connection& c, const RequestHead& head, std::string request_id);
+  ~Exchange();
+
+  Request& request() noexcept { return request_; }
+  /// Runs the router and sends the response; false if the connection must close after it.
+  Task<void> run(const Context& conn_ctx);
+
+  // Body, for http::Body.
+  Task<tcp::IoResult> read_body(const Context& ctx, std::span<char> out);
+  bool body_done() const noexcept { return decoder_.done() && pending_size_ == 0; }
+  std::optional<std::uint64_t> body_length() const noexcept { return head_.content_length; }
+
+  // Streaming, for http::ResponseWriter.
+  Task<std::error_code> write_body(const Context& ctx, std::span<const char> data);
+
+  /// Where the next request starts in the connection buffer, once this one is done.
+  std::size_t next_request_offset() const noexcept { return body_pos_; }
+
+ private:
+  void append_head(const Response& response, std::optional<std::uint64_t> length);
+  Task<Response> respond(const Context& ctx);
+  Task<void> finish_body(const Context& ctx);
+  void watch_for_disconnect();
+  void stop_watching() noexcept;
+  void log_and_count(int status, std::uint64_t bytes, Clock::duration took) const;
+
+  Service::Connection& c_;
+  const RequestHead& head_;
+  BodyDecoder decoder_;
+  std::size_t body_pos_;       // next unread byte of the body framing in the buffer
+  std::size_t head_end_;       // the head occupies [0, head_end_): never moved while serving
+  std::size_t pending_offset_ = 0, pending_size_ = 0;  // decoded body bytes not handed out yet
+  std::optional<ParseError> body_error_;
+  bool continue_sent_ = false;
+  bool chunked_out_ = false;   // the response body is chunked
+  bool head_only_ = false;     // HEAD: no body bytes
+  std::uint64_t body_bytes_out_ = 0;
+  detail::Ref<detail::CancelNode> request_node_;
+  asio::cancellation_signal watch_;
+  bool watching_ = false;
+  Request request_;
+};
+
+}  // namespace spindle::http

@@ -1,0 +1,503 @@
+#include "spindle/http/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <asio/bind_cancellation_slot.hpp>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "exchange.hpp"
+#include "spindle/log.hpp"
+
+namespace spindle::http {
+namespace {
+
+/// Bytes of pipelined responses held back before they are written anyway.
+constexpr std::size_t coalesce_limit = 32 * 1024;
+/// A body the handler left unread is read and dropped up to this much to keep the
+/// connection; beyond it the connection closes instead.
+constexpr std::uint64_t drain_limit = 64 * 1024;
+
+/// Input buffers kept per thread (a few dozen), so an idle keep-alive connection needs none.
+class BufferCache {
+ public:
+  static std::unique_ptr<char[]> take(std::size_t capacity) {
+    auto& c = cache();
+    for (auto it = c.begin(); it != c.end(); ++it) {
+      if (it->first == capacity) {
+        auto b = std::move(it->second);
+        c.erase(it);
+        return b;
+      }
+    }
+    return std::make_unique_for_overwrite<char[]>(capacity);
+  }
+  static void give(std::size_t capacity, std::unique_ptr<char[]> b) {
+    auto& c = cache();
+    if (c.size() < 64) c.emplace_back(capacity, std::move(b));
+  }
+
+ private:
+  static std::vector<std::pair<std::size_t, std::unique_ptr<char[]>>>& cache() {
+    thread_local std::vector<std::pair<std::size_t, std::unique_ptr<char[]>>> c;
+    return c;
+  }
+};
+
+/// "Sun, 29 Nov 2026 14:00:00 GMT", formatted once a second per thread.
+std::string_view http_date() {
+  thread_local std::time_t cached_second = 0;
+  thread_local char text[40];
+  const std::time_t now = std::time(nullptr);
+  if (now != cached_second) {
+    cached_second = now;
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  }
+  return text;
+}
+
+/// X-Request-Id if it is short, printable and has no spaces; otherwise a new random id.
+std::string request_id(const RequestHead& head) {
+  if (auto given = head.field("x-request-id"); given && !given->empty() && given->size() <= 128) {
+    bool ok = true;
+    for (char c : *given) ok = ok && c > 0x20 && c < 0x7F;
+    if (ok) return std::string(*given);
+  }
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  char id[17];
+  auto [end, ec] = std::to_chars(id, id + 16, rng(), 16);
+  std::string out(id, end);
+  if (out.size() < 16) out.insert(0, 16 - out.size(), '0');
+  return out;
+}
+
+/// Why a request's context was cancelled, for the metrics: the cause the disconnect watch
+/// records, or shutdown (the connection's context), or the deadline.
+struct ClientGone : std::runtime_error {
+  ClientGone() : std::runtime_error("the client closed the connection") {}
+};
+const std::exception_ptr& client_gone() {
+  static const std::exception_ptr e = std::make_exception_ptr(ClientGone{});
+  return e;
+}
+
+CancelReason reason_of(const Context& ctx) {
+  if (ctx.err() == Errc::deadline_exceeded) return CancelReason::deadline;
+  try {
+    if (auto cause = ctx.cause()) std::rethrow_exception(cause);
+  } catch (const ClientGone&) {
+    return CancelReason::client_gone;
+  } catch (...) {
+  }
+  return CancelReason::shutdown;
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char digits[24];
+  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, end);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- metrics
+
+void ServiceMetrics::record(int status, std::chrono::nanoseconds duration) noexcept {
+  const int cls = status / 100;
+  if (cls >= 1 && cls <= 5) requests_by_class[cls].fetch_add(1, std::memory_order_relaxed);
+  const double seconds = std::chrono::duration<double>(duration).count();
+  std::size_t b = 0;
+  while (b < buckets.size() && seconds > buckets[b]) ++b;
+  duration_buckets[b].fetch_add(1, std::memory_order_relaxed);
+  duration_sum_us.fetch_add(static_cast<std::uint64_t>(seconds * 1e6), std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------- connection buffers
+
+void Service::Connection::acquire() {
+  if (buf) return;
+  capacity = service.options_.limits.max_header_bytes + 16 * 1024;
+  buf = BufferCache::take(capacity);
+  begin = end = 0;
+}
+
+void Service::Connection::release_if_empty() noexcept {
+  if (!buf || buffered() != 0) return;
+  BufferCache::give(capacity, std::move(buf));
+  begin = end = 0;
+  if (out.capacity() > 4096) out = std::string();  // a big response's buffer is not kept idle
+}
+
+void Service::Connection::compact() noexcept {
+  if (begin == 0) return;
+  std::memmove(buf.get(), buf.get() + begin, end - begin);
+  end -= begin;
+  begin = 0;
+}
+
+Task<std::error_code> Service::Connection::flush(const Context& ctx) {
+  if (out.empty()) co_return std::error_code{};
+  tcp::IoResult put = conn.try_write(out);
+  std::size_t sent = put.error ? 0 : put.bytes;
+  if (put.error && put.error != asio::error::would_block) co_return put.error;
+  if (sent < out.size()) {
+    auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
+    co_await conn.write_all_into(write_ctx, std::span<const char>(out).subspan(sent), put);
+    if (put.error) co_return put.error;
+  }
+  out.clear();
+  co_return std::error_code{};
+}
+
+// ---------------------------------------------------------------- one request
+
+Exchange::Exchange(Service::Connection& c, const RequestHead& head, std::string id)
+    : c_(c),
+      head_(head),
+      decoder_(head.chunked ? BodyDecoder::chunked(c.service.options().limits.max_body,
+                                                   c.service.options().limits.max_header_bytes)
+                            : BodyDecoder::fixed(head.content_length.value_or(0))),
+      body_pos_(c.begin + head.head_bytes),
+      head_end_(c.begin + head.head_bytes),
+      request_(head, *this, std::move(id), c.conn.peer()) {}
+
+Exchange::~Exchange() { stop_watching(); }
+
+void Exchange::watch_for_disconnect() {
+  if (watching_) return;
+  // A peek at the read side: it completes when the client sends more (a pipelined request:
+  // the client is there) or closes (cancel the request). It consumes nothing, so pipelining
+  // is unaffected, and after a drained read Asio queues it without a system call.
+  thread_local char peek;
+  watching_ = true;
+  c_.conn.socket().async_receive(
+      asio::buffer(&peek, 1), tcp::Socket::message_peek,
+      asio::bind_cancellation_slot(watch_.slot(), [node = request_node_](std::error_code ec, std::size_t n) {
+        if (ec == asio::error::operation_aborted) return;
+        if (ec || n == 0) node->cancel(Errc::canceled, client_gone());
+      }));
+}
+
+void Exchange::stop_watching() noexcept {
+  if (!watching_) return;
+  watching_ = false;
+  watch_.emit(asio::cancellation_type::terminal);
+}
+
+Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out) {
+  if (body_error_) co_return tcp::IoResult{0, make_error_code(std::errc::bad_message)};
+  if (pending_size_ == 0 && decoder_.done()) co_return tcp::IoResult{};
+  if (head_.expect_continue && !continue_sent_) {
+    continue_sent_ = true;
+    c_.out += "HTTP/1.1 100 Continue\r\n\r\n";  // after any pipelined responses still queued
+    if (auto ec = co_await c_.flush(ctx)) co_return tcp::IoResult{0, ec};
+  }
+  for (;;) {
+    if (pending_size_ > 0) {
+      const std::size_t n = std::min(pending_size_, out.size());
+      std::memcpy(out.data(), c_.buf.get() + pending_offset_, n);
+      pending_offset_ += n;
+      pending_size_ -= n;
+      if (body_done()) watch_for_disconnect();
+      co_return tcp::IoResult{n, {}};
+    }
+    if (decoder_.done()) co_return tcp::IoResult{};
+    if (body_pos_ < c_.end) {
+      std::optional<ParseError> error;
+      const auto step = decoder_.feed({c_.buf.get() + body_pos_, c_.end - body_pos_}, error);
+      if (error) {
+        body_error_ = std::move(error);
+        c_.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
+        co_return tcp::IoResult{0, make_error_code(std::errc::bad_message)};
+      }
+      pending_offset_ = body_pos_ + step.data_offset;
+      pending_size_ = step.data_size;
+      body_pos_ += step.consumed;
+      if (step.consumed > 0) continue;
+    }
+    // Need more bytes: make room behind the head (nothing before body_pos_ is needed now).
+    if (c_.end == c_.capacity) {
+      std::memmove(c_.buf.get() + head_end_, c_.buf.get() + body_pos_, c_.end - body_pos_);
+      c_.end = head_end_ + (c_.end - body_pos_);
+      body_pos_ = head_end_;
+    }
+    tcp::IoResult got;
+    {
+      auto [read_ctx, done] = with_timeout(ctx, c_.service.options().body_timeout);
+      co_await c_.conn.read_some_into(read_ctx, {c_.buf.get() + c_.end, c_.capacity - c_.end}, got);
+    }
+    if (got.error || got.bytes == 0) {
+      if (got.error == asio::error::eof || got.bytes == 0) body_error_ = ParseError{400, "request body cut off"};
+      else if (got.error == Errc::deadline_exceeded && !ctx.done()) body_error_ = ParseError{408, "request body too slow"};
+      co_return tcp::IoResult{0, got.error ? got.error : make_error_code(asio::error::eof)};
+    }
+    c_.end += got.bytes;
+  }
+}
+
+void Exchange::append_head(const Response& response, std::optional<std::uint64_t> length) {
+  std::string& out = c_.out;
+  out += head_.minor_version == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
+  append_number(out, static_cast<std::uint64_t>(response.status));
+  out += ' ';
+  out += reason_phrase(response.status);
+  out += "\r\nServer: ";
+  out += c_.service.options().server_name;
+  out += "\r\nDate: ";
+  out += http_date();
+  for (const auto& [name, value] : response.headers) {
+    out += "\r\n";
+    out += name;
+    out += ": ";
+    out += value;
+  }
+  out += "\r\nX-Request-Id: ";
+  out += request_.id();
+  if (length) {
+    out += "\r\nContent-Length: ";
+    append_number(out, *length);
+  } else if (chunked_out_) {
+    out += "\r\nTransfer-Encoding: chunked";
+  }
+  if (c_.close) out += "\r\nConnection: close";
+  else if (head_.minor_version == 0) out += "\r\nConnection: keep-alive";
+  out += "\r\n\r\n";
+}
+
+Task<std::error_code> Exchange::write_body(const Context& ctx, std::span<const char> data) {
+  if (data.empty() || head_only_) co_return std::error_code{};
+  if (chunked_out_) {
+    char size[20];
+    auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
+    c_.out.append(size, end);
+    c_.out += "\r\n";
+    c_.out.append(data.data(), data.size());
+    c_.out += "\r\n";
+  } else {
+    c_.out.append(data.data(), data.size());
+  }
+  body_bytes_out_ += data.size();
+  co_return co_await c_.flush(ctx);
+}
+
+Task<Response> Exchange::respond(const Context& ctx) {
+  try {
+    co_return co_await c_.service.router().dispatch(ctx, request_);
+  } catch (const HttpError& e) {
+    co_return Response::text(e.status, std::string(e.what()) + "\n");
+  } catch (const ContextError&) {
+    // The request's context ended and the handler let it surface: answered below by reason.
+  } catch (const std::exception& e) {
+    spdlog::error("request {} {} {} failed: {}", request_.id(), request_.method(), request_.path(), e.what());
+    co_return Response::text(500, "internal server error (request " + request_.id() + ")\n");
+  } catch (...) {
+    spdlog::error("request {} {} {} failed with a non-standard exception", request_.id(), request_.method(),
+                  request_.path());
+    co_return Response::text(500, "internal server error (request " + request_.id() + ")\n");
+  }
+  co_return Response::text(503, "request timed out\n");
+}
+
+Task<void> Exchange::finish_body(const Context& ctx) {
+  if (body_done()) co_return;
+  // With 100-continue unsent the client is waiting to send: tell it no by closing.
+  if (head_.expect_continue && !continue_sent_) {
+    c_.close = true;
+    co_return;
+  }
+  char scratch[4096];
+  while (!body_done() && !body_error_ && decoder_.decoded() <= drain_limit) {
+    const tcp::IoResult r = co_await read_body(ctx, scratch);
+    if (r.error || r.bytes == 0) break;
+  }
+  if (!body_done()) c_.close = true;
+}
+
+Task<void> Exchange::run(const Context& conn_ctx) {
+  const auto started = Clock::now();
+  auto& service = c_.service;
+  const auto& opt = service.options();
+
+  // The request's context: the connection's, with the request deadline, which an inbound
+  // X-Request-Timeout (milliseconds) may shorten but never lengthen.
+  auto timeout = std::chrono::duration_cast<Clock::duration>(opt.request_timeout);
+  if (auto asked = head_.field("x-request-timeout")) {
+    std::uint64_t ms = 0;
+    auto [end, ec] = std::from_chars(asked->data(), asked->data() + asked->size(), ms);
+    if (ec == std::errc() && end == asked->data() + asked->size() && std::chrono::milliseconds(ms) < timeout)
+      timeout = std::chrono::milliseconds(ms);
+  }
+  request_node_ = detail::DeadlineNode::make(conn_ctx.node(), started + timeout);
+  const Context ctx{detail::Ref<detail::ContextNode>(request_node_)};
+  if (body_done() && c_.end == body_pos_) watch_for_disconnect();
+
+  Response response = co_await respond(ctx);
+  stop_watching();
+
+  const bool cancelled = ctx.done() && ctx.err() == Errc::canceled;
+  if (ctx.done()) service.metrics().cancelled[static_cast<int>(reason_of(ctx))].fetch_add(1, std::memory_order_relaxed);
+  if (cancelled && (conn_ctx.done() || reason_of(ctx) == CancelReason::client_gone)) {
+    // The client left, or shutdown cancelled the connection: nobody to answer.
+    c_.close = true;
+    log_and_count(499, 0, Clock::now() - started);
+    co_return;
+  }
+  if (body_error_) {
+    response = Response::text(body_error_->status, body_error_->reason + "\n");
+    c_.close = true;
+  }
+  if (!head_.keep_alive || service.draining()) c_.close = true;
+  if (head_.expect_continue && !continue_sent_ && !body_done()) c_.close = true;
+  head_only_ = head_.method == "HEAD";
+
+  std::uint64_t bytes = 0;
+  if (response.stream) {
+    chunked_out_ = !response.stream_length && head_.minor_version == 1;
+    if (!response.stream_length && head_.minor_version == 0) c_.close = true;  // ends by closing
+    append_head(response, response.stream_length);
+    if (!head_only_) {
+      if (co_await c_.flush(conn_ctx)) c_.close = true;
+      else {
+        ResponseWriter writer(*this);
+        try {
+          co_await response.stream(ctx, writer);
+        } catch (const std::exception& e) {
+          spdlog::warn("request {} {} {}: response stream failed: {}", request_.id(), request_.method(),
+                       request_.path(), e.what());
+          c_.close = true;  // the body is incomplete; closing tells the client so
+        }
+        if (chunked_out_ && !c_.close) c_.out += "0\r\n\r\n";
+        if (response.stream_length && body_bytes_out_ != *response.stream_length) c_.close = true;
+      }
+    }
+    bytes = body_bytes_out_;
+  } else {
+    append_head(response, response.body.size());
+    if (!head_only_) c_.out += response.body;
+    bytes = head_only_ ? 0 : response.body.size();
+  }
+
+  if (!c_.close) co_await finish_body(conn_ctx);
+  // Pipelined requests already buffered: hold this response back to write several at once.
+  const bool more_buffered = c_.end > body_pos_;
+  if (c_.close || !more_buffered || c_.out.size() >= coalesce_limit) {
+    if (co_await c_.flush(conn_ctx)) c_.close = true;
+  }
+  log_and_count(response.status, bytes, Clock::now() - started);
+}
+
+void Exchange::log_and_count(int status, std::uint64_t bytes, Clock::duration took) const {
+  c_.service.metrics().record(status, took);
+  if (!c_.service.options().access_log || !spdlog::should_log(spdlog::level::info)) return;
+  const double ms = std::chrono::duration<double, std::milli>(took).count();
+  const log::ScopedFields::Field fields[] = {
+      {"method", request_.method()},
+      {"path", request_.path()},
+      {"status", {}, static_cast<double>(status), true},
+      {"bytes", {}, static_cast<double>(bytes), true},
+      {"duration_ms", {}, ms, true},
+      {"request_id", request_.id()},
+      {"peer", request_.peer()},
+  };
+  log::ScopedFields scope(fields);
+  spdlog::info("{} {} {} {}B {:.3f}ms id={}", request_.method(), request_.path(), status, bytes, ms,
+               request_.id());
+}
+
+// ---------------------------------------------------------------- the connection loop
+
+Service::Service(Router router, ServiceOptions options)
+    : router_(std::move(router)), options_(std::move(options)) {}
+
+Service::~Service() { drain(); }
+
+void Service::start(const Context& ctx) { idle_scope_.emplace(with_cancel(ctx)); }
+
+void Service::drain() {
+  draining_.store(true, std::memory_order_release);
+  if (idle_scope_) idle_scope_->cancel();
+}
+
+namespace {
+
+/// Reads and serves one request (the head is started in the buffer). False: close.
+Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
+  auto& opt = c.service.options();
+  c.compact();  // the head starts at offset 0 and stays put while it is served
+  HeadParser parser(opt.limits);
+  RequestHead head;
+  ParseError error;
+  std::optional<WithCancel<CancelFunc>> header_scope;  // made only if the head is not all here
+  for (;;) {
+    const HeadStatus status = parser.parse(c.data(), head, error);
+    if (status == HeadStatus::complete) break;
+    if (status == HeadStatus::error) {
+      c.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
+      c.service.metrics().record(error.status, {});
+      spdlog::debug("http {}: refused a request: {} {}", c.conn.peer(), error.status, error.reason);
+      c.out += "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(reason_phrase(error.status)) +
+               "\r\nServer: " + opt.server_name + "\r\nDate: " + std::string(http_date()) +
+               "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+               std::to_string(error.reason.size() + 1) + "\r\nConnection: close\r\n\r\n" + error.reason + "\n";
+      co_await c.flush(ctx);
+      co_return false;
+    }
+    // Incomplete: pipelined responses go out before waiting on the client.
+    if (co_await c.flush(ctx)) co_return false;
+    if (!header_scope) header_scope.emplace(with_timeout(ctx, opt.header_timeout));
+    tcp::IoResult got;
+    co_await c.conn.read_some_into(header_scope->ctx, {c.buf.get() + c.end, c.capacity - c.end}, got);
+    if (got.error || got.bytes == 0) {
+      if (got.error == Errc::deadline_exceeded && !ctx.done()) {
+        c.service.metrics().record(408, {});
+        c.out += "HTTP/1.1 408 Request Timeout\r\nServer: " + opt.server_name +
+                 "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        co_await c.flush(ctx);
+      }
+      co_return false;
+    }
+    c.end += got.bytes;
+  }
+  header_scope.reset();
+
+  Exchange exchange(c, head, request_id(head));
+  co_await exchange.run(ctx);
+  if (c.close) {
+    co_await c.flush(ctx);
+    co_return false;
+  }
+  c.begin = exchange.next_request_offset();
+  co_return true;
+}
+
+}  // namespace
+
+Task<void> Service::serve(Context ctx, tcp::Conn conn) {
+  Connection c(*this, conn);
+  std::array<char, 96> head;  // the first bytes of the next request, read while idle
+  for (;;) {
+    if (c.buffered() == 0) {
+      c.release_if_empty();
+      if (draining()) co_return;
+      tcp::IoResult got;
+      {
+        auto [idle_ctx, done] = with_timeout(idle_scope_->ctx, options_.idle_timeout);
+        co_await conn.read_some_into(idle_ctx, head, got);
+      }
+      if (got.error || got.bytes == 0) co_return;  // closed, idle timeout, or draining
+      c.acquire();
+      std::memcpy(c.buf.get(), head.data(), got.bytes);
+      c.begin = 0;
+      c.end = got.bytes;
+    }
+    const bool keep = co_await serve_one(ctx, c);
+    if (!keep) co_return;
+  }
+}
+
+}  // namespace spindle::http
