@@ -21,6 +21,7 @@ config::ServerConfig echo_config() {
   config::ServerConfig c;
   c.threads = 2;
   c.echo.listen = {"127.0.0.1", 0};
+  c.http.enabled = false;
   c.shutdown_grace = 1s;
   return c;
 }

@@ -26,6 +26,8 @@ using spindle::test::TcpClient;
 namespace {
 
 const std::string server_bin = SPINDLE_SERVER_BIN;
+// Every server started here listens on free loopback ports only.
+const std::string any_http = "--http=127.0.0.1:0";
 
 bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
@@ -79,7 +81,7 @@ SPINDLE_TEST("bad configuration: one clear message and exit code 2, nothing boun
   const std::string port = std::to_string(probe.port);
   ::close(probe.fd);
   probe.fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  auto r = spindle::test::run({server_bin, "--echo", "127.0.0.1:" + port, "--shutdown-grace", "ten"});
+  auto r = spindle::test::run({server_bin, any_http, "--echo", "127.0.0.1:" + port, "--shutdown-grace", "ten"});
   CHECK(r.code == 2);
   CHECK(has(r.output, "config error: shutdown_grace from flag --shutdown-grace"));
   CHECK_FALSE(spindle::test::can_connect(probe.port, 200ms));
@@ -93,7 +95,7 @@ SPINDLE_TEST("bad configuration: one clear message and exit code 2, nothing boun
 
 SPINDLE_TEST("an address in use: a clear message and exit code 1") {
   PortHolder held;
-  auto r = spindle::test::run({server_bin, "--echo", "127.0.0.1:" + std::to_string(held.port),
+  auto r = spindle::test::run({server_bin, any_http, "--echo", "127.0.0.1:" + std::to_string(held.port),
                                "--accept-mode", "shared"});
   CHECK(r.code == 1);
   CHECK(has(r.output, "echo: cannot listen on 127.0.0.1:" + std::to_string(held.port)));
@@ -101,7 +103,7 @@ SPINDLE_TEST("an address in use: a clear message and exit code 1") {
 }
 
 SPINDLE_TEST("SIGTERM drains open connections, then cancels them; exit 0 and no leak") {
-  Subprocess server({server_bin, "--echo", "127.0.0.1:0", "--threads", "2", "--shutdown-grace",
+  Subprocess server({server_bin, any_http, "--echo", "127.0.0.1:0", "--threads", "2", "--shutdown-grace",
                      "600ms", "--log-level", "debug"});
   const auto port = start_and_wait(server);
   TcpClient a(port), b(port);
@@ -129,7 +131,7 @@ SPINDLE_TEST("SIGTERM drains open connections, then cancels them; exit 0 and no 
 }
 
 SPINDLE_TEST("a second signal during the grace period exits at once with code 4") {
-  Subprocess server({server_bin, "--echo", "127.0.0.1:0", "--shutdown-grace", "1m"});
+  Subprocess server({server_bin, any_http, "--echo", "127.0.0.1:0", "--shutdown-grace", "1m"});
   const auto port = start_and_wait(server);
   TcpClient held(port);
   held.send_all("x");
@@ -143,7 +145,7 @@ SPINDLE_TEST("a second signal during the grace period exits at once with code 4"
 }
 
 SPINDLE_TEST("text logs for people: --log-format text") {
-  Subprocess server({server_bin, "--echo", "127.0.0.1:0", "--log-format", "text"});
+  Subprocess server({server_bin, any_http, "--echo", "127.0.0.1:0", "--log-format", "text"});
   start_and_wait(server);
   server.signal(SIGTERM);
   CHECK(server.wait(10s) == 0);
@@ -175,7 +177,7 @@ long cpu_ticks(int pid) {
 SPINDLE_TEST("out of file descriptors: accept backs off without spinning, and recovers") {
   // 64 descriptors: the server's own (epoll, eventfds, listeners, logs; more under sanitizers)
   // leave room for some connections; the rest wait in the backlog while accept fails.
-  Subprocess server({"bash", "-c", "ulimit -n 64 && exec \"$0\" \"$@\"", server_bin, "--echo",
+  Subprocess server({"bash", "-c", "ulimit -n 64 && exec \"$0\" \"$@\"", server_bin, any_http, "--echo",
                      "127.0.0.1:0", "--threads", "1", "--echo-idle-timeout", "0",
                      "--shutdown-grace", "500ms"});
   const auto port = start_and_wait(server);

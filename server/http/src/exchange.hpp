@@ -25,6 +25,7 @@ struct Service::Connection {
   std::size_t end = 0;    // one past the last received byte
   std::string out;        // response bytes not yet written (pipelined responses coalesce)
   bool close = false;     // close after the current response
+  bool linger = false;    // on close, first drain what the client still sends (see serve)
 
   std::string_view data() const noexcept { return {buf.get() + begin, end - begin}; }
   std::size_t buffered() const noexcept { return end - begin; }
@@ -34,8 +35,9 @@ struct Service::Connection {
   void release_if_empty() noexcept;
   /// Moves the unconsumed bytes to the start of the buffer.
   void compact() noexcept;
-  /// Writes `out` (waiting at most the write timeout); clears it.
-  Task<std::error_code> flush(const Context& ctx);
+  /// Writes the first `n` bytes of `out` (all by default), waiting at most the write
+  /// timeout, and removes them.
+  Task<std::error_code> flush(const Context& ctx, std::size_t n = std::string::npos);
 };
 
 /// One request on a connection: body decoding, the interim 100 response, the response head and
@@ -76,6 +78,11 @@ class Exchange {
   std::size_t pending_offset_ = 0, pending_size_ = 0;  // decoded body bytes not handed out yet
   std::optional<ParseError> body_error_;
   bool continue_sent_ = false;
+  // A streamed response's head waits in the output (at head_offset_) until the first body
+  // bytes: until then a failing body read can still turn it into an error response, and an
+  // interim 100 can still go before it.
+  bool head_pending_ = false;
+  std::size_t head_offset_ = 0;
   bool chunked_out_ = false;   // the response body is chunked
   bool head_only_ = false;     // HEAD: no body bytes
   std::uint64_t body_bytes_out_ = 0;

@@ -140,17 +140,19 @@ void Service::Connection::compact() noexcept {
   begin = 0;
 }
 
-Task<std::error_code> Service::Connection::flush(const Context& ctx) {
-  if (out.empty()) co_return std::error_code{};
-  tcp::IoResult put = conn.try_write(out);
+Task<std::error_code> Service::Connection::flush(const Context& ctx, std::size_t n) {
+  n = std::min(n, out.size());
+  if (n == 0) co_return std::error_code{};
+  const std::span<const char> bytes(out.data(), n);
+  tcp::IoResult put = conn.try_write(bytes);
   std::size_t sent = put.error ? 0 : put.bytes;
   if (put.error && put.error != asio::error::would_block) co_return put.error;
-  if (sent < out.size()) {
+  if (sent < n) {
     auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
-    co_await conn.write_all_into(write_ctx, std::span<const char>(out).subspan(sent), put);
+    co_await conn.write_all_into(write_ctx, bytes.subspan(sent), put);
     if (put.error) co_return put.error;
   }
-  out.clear();
+  out.erase(0, n);
   co_return std::error_code{};
 }
 
@@ -194,8 +196,13 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
   if (pending_size_ == 0 && decoder_.done()) co_return tcp::IoResult{};
   if (head_.expect_continue && !continue_sent_) {
     continue_sent_ = true;
-    c_.out += "HTTP/1.1 100 Continue\r\n\r\n";  // after any pipelined responses still queued
-    if (auto ec = co_await c_.flush(ctx)) co_return tcp::IoResult{0, ec};
+    // After any pipelined responses still queued, before this request's own head.
+    static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
+    const std::size_t at = head_pending_ ? head_offset_ : c_.out.size();
+    c_.out.insert(at, interim);
+    if (head_pending_) head_offset_ += interim.size();
+    if (auto ec = co_await c_.flush(ctx, at + interim.size())) co_return tcp::IoResult{0, ec};
+    if (head_pending_) head_offset_ = 0;
   }
   for (;;) {
     if (pending_size_ > 0) {
@@ -232,8 +239,10 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
       co_await c_.conn.read_some_into(read_ctx, {c_.buf.get() + c_.end, c_.capacity - c_.end}, got);
     }
     if (got.error || got.bytes == 0) {
-      if (got.error == asio::error::eof || got.bytes == 0) body_error_ = ParseError{400, "request body cut off"};
-      else if (got.error == Errc::deadline_exceeded && !ctx.done()) body_error_ = ParseError{408, "request body too slow"};
+      if (got.error == Errc::deadline_exceeded && !ctx.done())
+        body_error_ = ParseError{408, "request body too slow"};
+      else if (!got.error || got.error == asio::error::eof)
+        body_error_ = ParseError{400, "request body cut off"};
       co_return tcp::IoResult{0, got.error ? got.error : make_error_code(asio::error::eof)};
     }
     c_.end += got.bytes;
@@ -282,6 +291,7 @@ Task<std::error_code> Exchange::write_body(const Context& ctx, std::span<const c
     c_.out.append(data.data(), data.size());
   }
   body_bytes_out_ += data.size();
+  head_pending_ = false;
   co_return co_await c_.flush(ctx);
 }
 
@@ -315,7 +325,7 @@ Task<void> Exchange::finish_body(const Context& ctx) {
     const tcp::IoResult r = co_await read_body(ctx, scratch);
     if (r.error || r.bytes == 0) break;
   }
-  if (!body_done()) c_.close = true;
+  if (!body_done()) c_.close = c_.linger = true;
 }
 
 Task<void> Exchange::run(const Context& conn_ctx) {
@@ -349,32 +359,50 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   }
   if (body_error_) {
     response = Response::text(body_error_->status, body_error_->reason + "\n");
-    c_.close = true;
+    c_.close = c_.linger = true;
   }
   if (!head_.keep_alive || service.draining()) c_.close = true;
-  if (head_.expect_continue && !continue_sent_ && !body_done()) c_.close = true;
+  if (head_.expect_continue && !continue_sent_ && !body_done()) c_.close = c_.linger = true;
   head_only_ = head_.method == "HEAD";
 
   std::uint64_t bytes = 0;
   if (response.stream) {
     chunked_out_ = !response.stream_length && head_.minor_version == 1;
     if (!response.stream_length && head_.minor_version == 0) c_.close = true;  // ends by closing
+    head_offset_ = c_.out.size();
+    head_pending_ = true;
     append_head(response, response.stream_length);
     if (!head_only_) {
-      if (co_await c_.flush(conn_ctx)) c_.close = true;
-      else {
-        ResponseWriter writer(*this);
-        try {
-          co_await response.stream(ctx, writer);
-        } catch (const std::exception& e) {
-          spdlog::warn("request {} {} {}: response stream failed: {}", request_.id(), request_.method(),
-                       request_.path(), e.what());
-          c_.close = true;  // the body is incomplete; closing tells the client so
-        }
-        if (chunked_out_ && !c_.close) c_.out += "0\r\n\r\n";
-        if (response.stream_length && body_bytes_out_ != *response.stream_length) c_.close = true;
+      ResponseWriter writer(*this);
+      std::optional<Response> failed;
+      try {
+        co_await response.stream(ctx, writer);
+      } catch (const HttpError& e) {
+        failed = Response::text(e.status, std::string(e.what()) + "\n");
+      } catch (const std::exception& e) {
+        spdlog::warn("request {} {} {}: response stream failed: {}", request_.id(), request_.method(),
+                     request_.path(), e.what());
+        failed = Response::text(500, "internal server error (request " + request_.id() + ")\n");
       }
+      if (failed && body_error_) failed = Response::text(body_error_->status, body_error_->reason + "\n");
+      if (failed && head_pending_) {
+        // Nothing of this response went out yet: answer with the error instead.
+        c_.out.resize(head_offset_);
+        head_pending_ = false;
+        chunked_out_ = false;
+        c_.close = c_.linger = true;
+        response = std::move(*failed);
+        append_head(response, response.body.size());
+        c_.out += response.body;
+        body_bytes_out_ = response.body.size();
+      } else if (failed) {
+        c_.close = true;  // the body is cut short; closing tells the client so
+      } else if (chunked_out_) {
+        c_.out += "0\r\n\r\n";
+      }
+      if (!failed && response.stream_length && body_bytes_out_ != *response.stream_length) c_.close = true;
     }
+    head_pending_ = false;
     bytes = body_bytes_out_;
   } else {
     append_head(response, response.body.size());
@@ -425,6 +453,21 @@ void Service::drain() {
 
 namespace {
 
+/// Closing right after answering a client that is still sending would make the kernel reset
+/// the connection, and the client could lose the answer before reading it. So: half-close,
+/// then read and drop what still arrives, briefly (nginx's lingering close).
+Task<void> linger(const Context& ctx, Service::Connection& c) {
+  c.conn.shutdown_send();
+  auto [linger_ctx, done] = with_timeout(ctx, 2s);
+  char scratch[4096];
+  tcp::IoResult got;
+  for (std::size_t total = 0; total < 1024 * 1024;) {
+    co_await c.conn.read_some_into(linger_ctx, scratch, got);
+    if (got.error || got.bytes == 0) co_return;
+    total += got.bytes;
+  }
+}
+
 /// Reads and serves one request (the head is started in the buffer). False: close.
 Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
   auto& opt = c.service.options();
@@ -444,6 +487,7 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
                "\r\nServer: " + opt.server_name + "\r\nDate: " + std::string(http_date()) +
                "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
                std::to_string(error.reason.size() + 1) + "\r\nConnection: close\r\n\r\n" + error.reason + "\n";
+      c.linger = true;
       co_await c.flush(ctx);
       co_return false;
     }
@@ -496,7 +540,10 @@ Task<void> Service::serve(Context ctx, tcp::Conn conn) {
       c.end = got.bytes;
     }
     const bool keep = co_await serve_one(ctx, c);
-    if (!keep) co_return;
+    if (!keep) {
+      if (c.linger) co_await linger(ctx, c);
+      co_return;
+    }
   }
 }
 
