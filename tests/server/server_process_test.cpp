@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "support/spindle_test.hpp"
+#include "support/http_client.hpp"
 #include "support/subprocess.hpp"
 #include "support/tcp_client.hpp"
 
@@ -216,6 +217,36 @@ SPINDLE_TEST("out of file descriptors: accept backs off without spinning, and re
   CHECK(reports < 10);
   server.signal(SIGTERM);
   CHECK(server.wait(10s) == 0);
+}
+
+SPINDLE_TEST("SIGTERM drains HTTP: an in-flight /delay finishes while /readyz answers 503") {
+  Subprocess server({server_bin, "--http", "127.0.0.1:0", "--echo-enabled", "false",
+                     "--shutdown-grace", "5s", "--log-format", "json"});
+  REQUIRE(server.wait_for_output("http listening on 127.0.0.1:", 10s));
+  std::smatch m;
+  const std::string err = server.err();
+  REQUIRE(std::regex_search(err, m, std::regex("http listening on 127\\.0\\.0\\.1:([0-9]+)")));
+  const auto port = static_cast<std::uint16_t>(std::stoi(m[1]));
+  CHECK(spindle::test::http_exchange(port, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n").status == 200);
+
+  TcpClient slow(port);
+  slow.send_all("GET /delay?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
+  std::this_thread::sleep_for(200ms);
+  server.signal(SIGTERM);
+  std::this_thread::sleep_for(200ms);
+  auto ready = spindle::test::http_exchange(port, "GET /readyz HTTP/1.1\r\nHost: t\r\n\r\n");
+  CHECK(ready.status == 503);
+  CHECK(ready.header("connection") == "close");
+  std::string buf;
+  auto done = spindle::test::read_response(slow, buf);
+  CHECK(done.status == 200);
+  CHECK(done.body == "done\n");
+  CHECK(done.header("connection") == "close");
+  CHECK(server.wait(10s) == 0);
+  const std::string log = server.err();
+  CHECK(has(log, "shutdown complete: every fiber ended"));
+  // The access log as JSON lines with their fields.
+  CHECK(std::regex_search(log, std::regex(R"(\{"time":"[^"]+","level":"info","fiber":[0-9]+,"msg":"GET /delay 200 5B [0-9.]+ms id=[0-9a-f]+","method":"GET","path":"/delay","status":200,"bytes":5,"duration_ms":[0-9.]+,"request_id":"[0-9a-f]+","peer":"127\.0\.0\.1:[0-9]+"\})")));
 }
 
 TEST_SUITE_END();

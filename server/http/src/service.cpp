@@ -524,14 +524,17 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
 Task<void> Service::serve(Context ctx, tcp::Conn conn) {
   Connection c(*this, conn);
   std::array<char, 96> head;  // the first bytes of the next request, read while idle
-  for (;;) {
+  for (bool first = true;; first = false) {
     if (c.buffered() == 0) {
       c.release_if_empty();
-      if (draining()) co_return;
+      // A new connection's first request is served even while draining (answered with
+      // Connection: close); a keep-alive connection waiting for its next one closes then.
+      if (draining() && !first) co_return;
       tcp::IoResult got;
       {
-        auto [idle_ctx, done] = with_timeout(idle_scope_->ctx, options_.idle_timeout);
-        co_await conn.read_some_into(idle_ctx, head, got);
+        auto [wait_ctx, done] = first ? with_timeout(ctx, options_.header_timeout)
+                                      : with_timeout(idle_scope_->ctx, options_.idle_timeout);
+        co_await conn.read_some_into(wait_ctx, head, got);
       }
       if (got.error || got.bytes == 0) co_return;  // closed, idle timeout, or draining
       c.acquire();
