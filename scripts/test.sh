@@ -7,6 +7,7 @@
 #      (the installed-package consumer, ...)
 #   3. builds the suite with -fsanitize=address,undefined and runs it
 #   4. builds the suite with -fsanitize=thread and runs it
+#   5. builds the libFuzzer targets with clang and runs each briefly (FUZZ_SECONDS, default 20)
 # --fast stops after step 2. Build folders: build-test/, build-asan/, build-tsan/.
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -40,5 +41,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:ha
 step "ThreadSanitizer"
 build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=thread
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/spindle_tests
+
+if command -v clang++ >/dev/null; then
+  step "fuzz the HTTP parser (short run; fuzz/run.sh SECONDS for a long one)"
+  fuzz/run.sh "${FUZZ_SECONDS:-20}"
+fi
 
 step "all green"

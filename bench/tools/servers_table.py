@@ -5,7 +5,6 @@ import statistics
 import sys
 from collections import defaultdict
 
-LOWER_IS_BETTER = {"p50_us", "p99_us", "srv_us_per_rt", "srv_us_per_req", "rss_per_conn_B", "errors"}
 
 
 def main(path):
@@ -45,15 +44,16 @@ def main(path):
                 spread = f" ({min(xs):g}-{max(xs):g})" if len(xs) > 1 else ""
                 cells.append(f"{med[(s, m)]:g}{spread}")
             print(f"| {s} | " + " | ".join(cells) + " |")
-        if "spindle" in servers:
+        ours = next((s for s in servers if s.startswith("spindle")), None)
+        if ours:
             for ref in servers:
-                if ref == "spindle":
+                if ref == ours:
                     continue
                 cells = []
                 for m in metrics:
-                    a, b = med.get(("spindle", m)), med.get((ref, m))
+                    a, b = med.get((ours, m)), med.get((ref, m))
                     cells.append(f"{a / b:.2f}x" if a is not None and b else "-")
-                print(f"| spindle / {ref} | " + " | ".join(cells) + " |")
+                print(f"| {ours} / {ref} | " + " | ".join(cells) + " |")
         print()
     print("Ratios below 1 are better for latency, CPU and memory; above 1 for throughput.")
 

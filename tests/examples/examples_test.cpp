@@ -1,4 +1,6 @@
 // Every example of the Go -> spindle cheat sheet runs and prints what it promises.
+#include <signal.h>
+
 #include <string>
 
 #include "support/spindle_test.hpp"
@@ -80,6 +82,19 @@ SPINDLE_TEST("a leaked fiber is reported by name, spawn line and await line; exi
   CHECK(has(r.output, "leak_report.cpp:18"));
   CHECK(has(r.output, "parked at "));
   CHECK(has(r.output, "leak_report.cpp:12"));
+}
+
+SPINDLE_TEST("the README's HTTP service runs, answers and stops cleanly on SIGTERM") {
+  spindle::test::Subprocess p({std::string(SPINDLE_EXAMPLES_DIR) + "/http_service", "0"});
+  REQUIRE(p.wait_for_output("listening on ", std::chrono::seconds(10)));
+  const auto out = p.out();
+  const auto port = std::stoi(out.substr(out.find("listening on ") + 13));
+  auto user = spindle::test::run({"curl", "-sS", "http://127.0.0.1:" + std::to_string(port) + "/users/42"});
+  CHECK(user.output == "user 42\n");
+  auto upload = spindle::test::run({"curl", "-sS", "--data-binary", "abcdef", "http://127.0.0.1:" + std::to_string(port) + "/upload"});
+  CHECK(upload.output == "{\"bytes\":6}\n");
+  p.signal(SIGTERM);
+  CHECK(p.wait(std::chrono::seconds(10)) == 0);
 }
 
 TEST_SUITE_END();
