@@ -1,226 +1,257 @@
 #!/usr/bin/env bash
-# servers.sh: spindle-server beside the reference servers (Go, raw Asio), same machine, same
-# load generator, same run, servers alternating so drift hits all alike.
+# servers.sh: spindle-server beside the reference servers of bench/reference/ (Go, raw Asio,
+# nginx) on the same machine, with the same load generators, in the same run. Within a pass
+# every server gets its turn and the order rotates from pass to pass, so drift (thermal,
+# other tenants) hits all alike.
 #
-# Usage: bench/servers.sh [--quick] [SECTIONS...]      SECTIONS: echo http idle (default: all)
-#   RUNS=3 DUR=10 WARM=2 IDLE_CONNS=10000     (--quick: RUNS=1 DUR=3 WARM=1 IDLE_CONNS=2000)
+# Usage: bench/servers.sh [--quick] [SECTIONS...]     SECTIONS: http echo idle (default: all)
+#   RUNS=3 DUR=2 WARM=1 IDLE_CONNS=10000 IDLE_RUNS=1 NOISY_PCT=10 RERUNS=1
+#   --quick: RUNS=1 DUR=1 IDLE_CONNS=2000
+#   OUT=DIR  where rows and logs go (default results/bench/<time>-servers/)
 #
-# echo: each server on one thread pinned to cpu 1, the Go closed-loop load generator
-#       (../shared/bench/go/echo_load.go) pinned to cpu 0; 64 and 1000 connections, 64 B
-#       messages. Reports round trips/s, p50/p99 and the server's CPU time per round trip
-#       (the figure that still separates servers when the client saturates its core).
-# http: spindle-server's HTTP service, Go net/http, the raw-Asio minimal server and nginx, each
-#       on one thread (nginx: one worker) pinned to cpu 1, wrk -t1 pinned to cpu 0: GET /
-#       keep-alive at 64 and 1000 connections, and 16-deep pipelined at 64; h2load -c64 as a
-#       second opinion. Requests/s, p50/p99/p99.9, server CPU per request.
-# idle: a fresh server; IDLE_CONNS connections each do one round trip (echo) or one
-#       keep-alive GET (http) and then idle; reports the server's RSS growth per connection.
-# The table (medians over passes, min-max, ratios to Go and to Asio) is printed and written
-# to $BUILD/results/servers-<time>/summary.md.
+# http: GET / keep-alive with wrk -t1: 64 and 1000 connections, and 64 connections with 16
+#       requests pipelined. Each server on 1 thread (Go: GOMAXPROCS=1, nginx: 1 worker)
+#       pinned to cpu 1 with wrk pinned to cpu 0; and on 2 threads with nothing pinned, where
+#       the load generator shares both cores with the server.
+# echo: TCP echo on 1 thread pinned to cpu 1, the Go closed-loop load generator
+#       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages.
+# idle: a fresh 1-thread server; IDLE_CONNS connections each do one round trip (echo) or one
+#       keep-alive GET (http) and then stay open; RSS growth of the server per connection.
+#       RSS barely moves between passes, so only the first IDLE_RUNS passes measure it.
+# Every load test records throughput, latency percentiles, the server's CPU time per
+# operation (the figure that still separates servers when the client saturates its core),
+# and the CPU used by neither side (tools/measure.sh: noisy tests are measured again).
+# Rows (run test server metric value) go to $OUT/servers.tsv; the table is printed at the end.
 set -euo pipefail
 source "$(dirname "$0")/tools/bench_common.sh"
+source "$ROOT/bench/tools/measure.sh"
 
 QUICK=0
 SECTIONS=()
 for a in "$@"; do
   case $a in
     --quick) QUICK=1 ;;
-    echo|http|idle) SECTIONS+=("$a") ;;
-    *) die "unknown argument $a (use --quick, echo, http, idle)" ;;
+    http|echo|idle) SECTIONS+=("$a") ;;
+    *) die "unknown argument $a (use --quick, http, echo, idle)" ;;
   esac
 done
-((${#SECTIONS[@]})) || SECTIONS=(echo http idle)
-if ((QUICK)); then RUNS=${RUNS:-1} DUR=${DUR:-3} WARM=${WARM:-1} IDLE_CONNS=${IDLE_CONNS:-2000}; fi
-RUNS=${RUNS:-3} DUR=${DUR:-10} WARM=${WARM:-2} IDLE_CONNS=${IDLE_CONNS:-10000}
-PORT=${PORT:-19500}
-CLK_TCK=$(getconf CLK_TCK)
-SERVER_PIN=$(pin 1)
-CLIENT_PIN=$(pin 0)
+((${#SECTIONS[@]})) || SECTIONS=(http echo idle)
+if ((QUICK)); then RUNS=${RUNS:-1} DUR=${DUR:-1} IDLE_CONNS=${IDLE_CONNS:-2000}; fi
+RUNS=${RUNS:-3} DUR=${DUR:-2} WARM=${WARM:-1} IDLE_CONNS=${IDLE_CONNS:-10000} IDLE_RUNS=${IDLE_RUNS:-1}
+has() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 
+# 10,000 idle connections need as many descriptors in the server and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-(( $(ulimit -n) >= IDLE_CONNS + 100 )) || die "ulimit -n $(ulimit -n) is below IDLE_CONNS=$IDLE_CONNS"
+(($(ulimit -n) >= IDLE_CONNS + 100)) || die "ulimit -n $(ulimit -n) is below IDLE_CONNS=$IDLE_CONNS + 100"
 
 build_spindle spindle-server
 build_go echo_server echo_load http_server
-mkdir -p "$BUILD/asio"
-for p in echo_server http_server; do
-  [[ -x $BUILD/asio/$p && $BUILD/asio/$p -nt $SHARED_BENCH/asio/$p.cpp ]] ||
-    g++ -O2 -std=c++20 -DASIO_NO_DEPRECATED -pthread -o "$BUILD/asio/$p" "$SHARED_BENCH/asio/$p.cpp"
-done
+build_asio echo_server http_server
 
-OUT=$BUILD/results/servers-$(date +%Y%m%d-%H%M%S)
-mkdir -p "$OUT"
-ROWS=$OUT/rows.tsv
+results_dir servers
+ROWS=$OUT/servers.tsv
 : >"$ROWS"
+LOGS=$OUT/logs
 
-SERVER_PID=""
+# ---------------------------------------------------------------- servers
+# A server is KIND/IMPL:THREADS, e.g. http/nginx:2. One thread: pinned to cpu 1 (its client
+# to cpu 0). Two threads: nothing pinned.
+SERVER_PID="" PORT=""
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
 stop_server() {
   [[ -n $SERVER_PID ]] || return 0
   kill -TERM "$SERVER_PID" 2>/dev/null || true
   for _ in $(seq 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
-  SERVER_PID=""
+  local p
+  for p in "${SERVER_PIDS[@]}"; do  # nginx workers leave with their master; make sure
+    [[ $p == "$SERVER_PID" ]] || ! kill -0 "$p" 2>/dev/null || { sleep 0.3; kill -KILL "$p" 2>/dev/null || true; }
+  done
+  SERVER_PID="" SERVER_PIDS=()
 }
-server_pids() { echo "$SERVER_PID" $(pgrep -P "$SERVER_PID" 2>/dev/null); }  # nginx: master + worker
 trap stop_server EXIT
 
-start_server() {  # name
-  local name=$1
-  case $name in
-    spindle) $SERVER_PIN "$BUILD/server/spindle-server" --echo "127.0.0.1:$PORT" --threads 1 \
-               --log-level warn --echo-idle-timeout 10m --echo-max-connections 100000 & ;;
-    go) GOMAXPROCS=1 $SERVER_PIN "$BUILD/go/echo_server" -addr "127.0.0.1:$PORT" & ;;
-    asio) $SERVER_PIN "$BUILD/asio/echo_server" --port "$PORT" --threads 1 & ;;
-    spindle-http) $SERVER_PIN "$BUILD/server/spindle-server" --http "127.0.0.1:$PORT" --echo-enabled false \
-                    --threads 1 --log-level warn --http-access-log false --http-idle-timeout 10m \
-                    --http-max-connections 100000 & ;;
-    go-http) GOMAXPROCS=1 $SERVER_PIN "$BUILD/go/http_server" -addr "127.0.0.1:$PORT" & ;;
-    asio-http) $SERVER_PIN "$BUILD/asio/http_server" --port "$PORT" --threads 1 & ;;
-    nginx)
-      local prefix="$OUT/nginx"
+start_server() {  # KIND/IMPL:THREADS
+  local kind=${1%%/*} impl=${1#*/} threads=${1##*:} spin="" logf
+  impl=${impl%%:*}
+  ((threads == 1)) && spin=$(pin 1)
+  logf="$LOGS/${kind}-${impl}-${threads}.server.log"
+  # A port nobody listens on: others may run servers on this machine too.
+  PORT=${BASE_PORT:-19500}
+  while port_open "$PORT"; do PORT=$((PORT + 1)); done
+  local addr=127.0.0.1:$PORT
+  case $kind/$impl in
+    http/spindle) $spin "$BUILD/server/spindle-server" --http "$addr" --echo-enabled false --threads "$threads" \
+                    --log-level warn --http-access-log false --http-idle-timeout 10m \
+                    --http-max-connections 100000 --shutdown-grace 1s >>"$logf" 2>&1 & ;;
+    echo/spindle) $spin "$BUILD/server/spindle-server" --echo "$addr" --http-enabled false --threads "$threads" \
+                    --log-level warn --echo-idle-timeout 10m --echo-max-connections 100000 \
+                    --shutdown-grace 1s >>"$logf" 2>&1 & ;;
+    http/go) GOMAXPROCS=$threads $spin "$BUILD/go/http_server" -addr "$addr" >>"$logf" 2>&1 & ;;
+    echo/go) GOMAXPROCS=$threads $spin "$BUILD/go/echo_server" -addr "$addr" >>"$logf" 2>&1 & ;;
+    http/asio|echo/asio)
+      $spin "$BUILD/asio/${kind}_server" --addr 127.0.0.1 --port "$PORT" --threads "$threads" >>"$logf" 2>&1 & ;;
+    http/nginx)
+      local prefix=$OUT/nginx-$threads
       mkdir -p "$prefix/tmp"
-      sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|g" -e "s|@WORKERS@|1|g" \
-        "$SHARED_BENCH/nginx/nginx.conf.in" >"$prefix/nginx.conf"
-      $SERVER_PIN nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" & ;;
-    *) die "unknown server $name" ;;
+      sed -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$PORT|g" -e "s|@WORKERS@|$threads|g" \
+        "$REF/nginx/nginx.conf.in" >"$prefix/nginx.conf"
+      $spin nginx -p "$prefix" -c "$prefix/nginx.conf" -e "$prefix/error.log" >>"$logf" 2>&1 & ;;
+    *) die "unknown server $1" ;;
   esac
-  SERVER_PID=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && return 0
+  SERVER_PID=$! SERVER_PIDS=("$!")
+  for _ in $(seq 200); do
+    port_open "$PORT" && break
+    kill -0 "$SERVER_PID" 2>/dev/null || die "$1 exited at start (see $logf)"
     sleep 0.05
   done
-  die "$name did not start listening on $PORT"
-}
-
-ticks() { local t=0 p; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo $t; }
-rss_kb() { local t=0 p; for p in "$@"; do t=$((t + $(awk '/^VmRSS:/{print $2}' "/proc/$p/status" 2>/dev/null || echo 0))); done; echo $t; }
-row() { printf '%s\t%s\t%s\t%s\t%s\n' "$RUN" "$1" "$2" "$3" "$4" >>"$ROWS"; }  # test server metric value
-
-echo_test() {  # server conns
-  local name=$1 conns=$2 logf="$OUT/$1.echo-c$2.run$RUN.log"
-  $CLIENT_PIN env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" -conns "$conns" \
-    -size 64 -duration "${WARM}s" >/dev/null 2>&1 || true
-  local t0 t1; t0=$(ticks $(server_pids))
-  $CLIENT_PIN env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" -conns "$conns" \
-    -size 64 -duration "${DUR}s" >"$logf" 2>&1
-  t1=$(ticks $(server_pids))
-  local line; line=$(grep '^echo_load ' "$logf") || { log "no result in $logf"; return; }
-  get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-  local rts; rts=$(get round_trips)
-  row "echo-c$conns" "$name" rt_per_s "$(get rt_per_s)"
-  row "echo-c$conns" "$name" p50_us "$(get p50_us)"
-  row "echo-c$conns" "$name" p99_us "$(get p99_us)"
-  row "echo-c$conns" "$name" errors "$(get errors)"
-  row "echo-c$conns" "$name" srv_us_per_rt "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" -v n="$rts" 'BEGIN{printf "%.2f", t / h / n * 1e6}')"
-  log "  echo c$conns $name: $(get rt_per_s) rt/s p99 $(get p99_us)us cpu/rt $(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" -v n="$rts" 'BEGIN{printf "%.2f", t / h / n * 1e6}')us"
-}
-
-to_us() {  # wrk latency "206.00us" "1.2ms" "1.5s" -> microseconds
-  awk -v x="$1" 'BEGIN{ v = x + 0; if (x ~ /us$/) m = 1; else if (x ~ /ms$/) m = 1000; else if (x ~ /s$/) m = 1000000; else m = 1; printf "%.1f", v*m }'
-}
-
-wrk_test() {  # server test-name conns [pipeline]
-  local name=$1 test=$2 conns=$3 script=() logf="$OUT/$1.$2.run$RUN.log"
-  [[ ${4:-} == pipeline ]] && script=(-s "$ROOT/bench/tools/pipeline.lua")
-  $CLIENT_PIN wrk -t1 -c"$conns" -d"${WARM}s" "${script[@]}" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
-  local t0 t1; t0=$(ticks $(server_pids))
-  $CLIENT_PIN wrk -t1 -c"$conns" -d"${DUR}s" --latency "${script[@]}" "http://127.0.0.1:$PORT/" >"$logf" 2>&1
-  t1=$(ticks $(server_pids))
-  local rps total errs
-  rps=$(awk '/^Requests\/sec:/{print $2}' "$logf")
-  total=$(awk '/ requests in /{print $1}' "$logf")
-  errs=$(awk '/Socket errors:/{gsub(",",""); s+=$4+$6+$8+$10} /Non-2xx or 3xx/{s+=$NF} END{print s+0}' "$logf")
-  [[ -n $rps ]] || { log "no wrk result in $logf"; return; }
-  row "$test" "$name" req_per_s "$rps"
-  if [[ -z ${script[*]} ]]; then
-    row "$test" "$name" p50_us "$(to_us "$(awk '$1=="50%"{print $2}' "$logf")")"
-    row "$test" "$name" p99_us "$(to_us "$(awk '$1=="99%"{print $2}' "$logf")")"
+  port_open "$PORT" || die "$1 is not listening on $PORT (see $logf)"
+  if [[ $impl == nginx ]]; then  # the workers do the work: count their CPU and memory too
+    local kids=""
+    for _ in $(seq 50); do
+      kids=$(cat /proc/"$SERVER_PID"/task/*/children 2>/dev/null || true)
+      (($(wc -w <<<"$kids") >= threads)) && break
+      sleep 0.05
+    done
+    SERVER_PIDS+=($kids)
   fi
-  row "$test" "$name" errors "$errs"
-  local per; per=$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" -v n="$total" 'BEGIN{printf "%.2f", t / h / n * 1e6}')
-  row "$test" "$name" srv_us_per_req "$per"
-  log "  $test $name: $rps req/s cpu/req ${per}us errors $errs"
 }
 
-h2load_test() {  # server conns
-  local name=$1 conns=$2 logf="$OUT/$1.h2load-c$2.run$RUN.log"
-  local t0 t1; t0=$(ticks $(server_pids))
-  $CLIENT_PIN h2load --h1 -t 1 -c "$conns" -D "$DUR" --warm-up-time=1 "http://127.0.0.1:$PORT/" >"$logf" 2>&1 || true
-  t1=$(ticks $(server_pids))
-  local rps done
-  rps=$(awk '/^finished in/{print $4}' "$logf")
-  done=$(awk '/^requests:/{print $8}' "$logf")
-  [[ -n $rps && -n $done ]] || { log "no h2load result in $logf"; return; }
-  row "h2load-c$conns" "$name" req_per_s "$rps"
-  row "h2load-c$conns" "$name" srv_us_per_req "$(awk -v t=$((t1 - t0)) -v h="$CLK_TCK" -v n="$done" 'BEGIN{printf "%.2f", t / h / n * 1e6}')"
+client_pin() { [[ ${1##*:} == 1 ]] && pin 0; return 0; }  # SERVER -> the client's taskset prefix
+rotate() { local k=$1; shift; local a=("$@") i; for ((i = 0; i < ${#a[@]}; i++)); do echo "${a[(i + k) % ${#a[@]}]}"; done; }
+kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }  # KEY LINE -> value of KEY=value
+
+# ---------------------------------------------------------------- tests
+wrk_test() {  # SERVER TEST CONNS DEPTH
+  local server=$1 test=$2 conns=$3 depth=$4 logf line cpin
+  logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
+  cpin=$(client_pin "$server")
+  run_measured "$logf" $cpin wrk -t1 -c"$conns" -d"${DUR}s" -s "$ROOT/bench/tools/wrk.lua" \
+    "http://127.0.0.1:$PORT/" -- "$depth" || true
+  line=$(grep '^WRK ' "$logf") || { log "  $test $server: no wrk result (see $logf)"; return 1; }
+  local n rps per
+  n=$(kv requests "$line") rps=$(kv req_per_s "$line")
+  per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}')
+  row "$test" "$server" req_per_s "$rps"
+  # Pipelined, wrk times whole batches and its latency correction (which assumes one request
+  # per connection at a time) corrupts the percentiles: only throughput and CPU count there.
+  if ((depth == 1)); then
+    row "$test" "$server" p50_us "$(kv p50_us "$line")"
+    row "$test" "$server" p99_us "$(kv p99_us "$line")"
+    row "$test" "$server" p999_us "$(kv p999_us "$line")"
+  fi
+  row "$test" "$server" srv_us_per_req "$per"
+  row "$test" "$server" srv_cpu_pct "$SRV_CPU"
+  row "$test" "$server" cli_cpu_pct "$CLI_CPU"
+  row "$test" "$server" errors "$(kv errors "$line")"
+  log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, wrk ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
-idle_test() {  # server
-  local name=$1 logf="$OUT/$1.idle.run$RUN.log" http=()
-  [[ $name == *http* || $name == nginx ]] && http=(-http)
-  start_server "$name"
+echo_test() {  # SERVER TEST CONNS SIZE
+  local server=$1 test=$2 conns=$3 size=$4 logf line cpin
+  logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
+  cpin=$(client_pin "$server")
+  # The warm-up runs inside the client, on the connections it then measures.
+  run_measured "$logf" $cpin env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" \
+    -conns "$conns" -size "$size" -warmup "${WARM}s" -duration "${DUR}s" || true
+  line=$(grep '^echo_load ' "$logf") || { log "  $test $server: no echo_load result (see $logf)"; return 1; }
+  local rts per
+  rts=$(kv rt_per_s "$line")
+  # The server's CPU covers warm-up and measured window alike: divide by both.
+  per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v r="$rts" -v s=$((WARM + DUR)) \
+    'BEGIN{printf "%.2f", (r > 0 ? t / h / (r * s) * 1e6 : 0)}')
+  row "$test" "$server" rt_per_s "$rts"
+  row "$test" "$server" p50_us "$(kv p50_us "$line")"
+  row "$test" "$server" p99_us "$(kv p99_us "$line")"
+  row "$test" "$server" srv_us_per_rt "$per"
+  row "$test" "$server" srv_cpu_pct "$SRV_CPU"
+  row "$test" "$server" cli_cpu_pct "$CLI_CPU"
+  row "$test" "$server" errors "$(kv errors "$line")"
+  log "  $test $server: $rts rt/s, p99 $(kv p99_us "$line") us, ${per} us CPU/rt (server ${SRV_CPU}%, client ${CLI_CPU}%, other ${OTHER_CPU}%)"
+}
+
+idle_test() {  # SERVER
+  local server=$1 kind=${1%%/*} logf client ok=0 flags=()
+  logf="$LOGS/idle-$kind.${server//[\/:]/-}.run$RUN.log"
+  [[ $kind == http ]] && flags=(-http)
+  start_server "$server"
   sleep 0.5
-  local before; before=$(rss_kb $(server_pids))
-  $CLIENT_PIN env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" -idle "$IDLE_CONNS" \
-    -hold 120s "${http[@]}" >"$logf" 2>&1 &
-  local client=$! ok=0
+  local before; before=$(rss_kb "${SERVER_PIDS[@]}")
+  $(pin 0) env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" -idle "$IDLE_CONNS" \
+    -hold 120s "${flags[@]}" >"$logf" 2>&1 &
+  client=$!
   for _ in $(seq 1200); do
-    grep -q '^READY' "$logf" && { ok=1; break; }
+    grep -qs '^READY' "$logf" && { ok=1; break; }
     kill -0 "$client" 2>/dev/null || break
     sleep 0.1
   done
   if ((ok)); then
-    sleep 1
-    local after open; after=$(rss_kb $(server_pids))
+    sleep 1  # the last connections reach their idle state
+    local after open failed
+    after=$(rss_kb "${SERVER_PIDS[@]}")
     open=$(sed -n 's/^READY .* open=\([0-9]*\) .*/\1/p' "$logf")
-    local test=idle-echo; [[ -n ${http[*]} ]] && test=idle-http
-    row "$test" "$name" rss_per_conn_B "$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN{printf "%.0f", (b - a) * 1024 / n}')"
-    row "$test" "$name" open_conns "$open"
-    log "  idle $name: RSS $before -> $after kB over $open connections"
+    failed=$(sed -n 's/^READY .*dial_failed=\([0-9]*\) ping_failed=\([0-9]*\).*/\1 \2/p' "$logf" | awk '{print $1 + $2}')
+    local per; per=$(awk -v a="$before" -v b="$after" -v n="$open" 'BEGIN{printf "%.0f", (n > 0 ? (b - a) * 1024 / n : 0)}')
+    PENDING=$ROWS
+    row "idle-$kind" "$server" rss_per_conn_B "$per"
+    row "idle-$kind" "$server" open_conns "$open"
+    row "idle-$kind" "$server" errors "${failed:-0}"
+    log "  idle-$kind $server: $per B/connection (RSS $before -> $after kB over $open connections)"
   else
-    log "  idle $name: client never became READY (see $logf)"
+    log "  idle-$kind $server: the client never held its connections (see $logf)"
   fi
   kill -TERM "$client" 2>/dev/null || true
   wait "$client" 2>/dev/null || true
   stop_server
 }
 
+# ---------------------------------------------------------------- passes
+HTTP_SERVERS=(http/spindle:1 http/go:1 http/asio:1 http/nginx:1 http/spindle:2 http/go:2 http/asio:2 http/nginx:2)
+ECHO_SERVERS=(echo/spindle:1 echo/go:1 echo/asio:1)
+IDLE_SERVERS=(echo/spindle:1 echo/go:1 echo/asio:1 http/spindle:1 http/go:1 http/asio:1 http/nginx:1)
+
 {
-  echo "# spindle-server vs reference servers ($(date -u +%Y-%m-%dT%H:%MZ), $RUNS pass(es), ${DUR}s per test)"
-  echo
-  machine_line
-  echo "servers on one thread pinned to cpu 1, load generator pinned to cpu 0"
-} >"$OUT/env.txt"
+  echo "machine: $(machine_line)"
+  echo "software: $(versions_line)"
+  echo "servers: RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s IDLE_CONNS=$IDLE_CONNS NOISY_PCT=$NOISY_PCT RERUNS=$RERUNS"
+} >>"$OUT/env.txt"
 
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
-  if [[ " ${SECTIONS[*]} " == *" echo "* ]]; then
-    for server in spindle go asio; do
-      log "pass $RUN/$RUNS: echo $server"
+  if has http; then
+    for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
+      log "pass $RUN/$RUNS: $server"
       start_server "$server"
-      echo_test "$server" 64
-      echo_test "$server" 1000
+      # One unrecorded run first: caches, Go's heap, nginx's and spindle's pools reach steady state.
+      timeout -k 5 60 $(client_pin "$server") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+      measured http-c64 "$server" wrk_test "$server" http-c64 64 1
+      measured http-c1000 "$server" wrk_test "$server" http-c1000 1000 1
+      measured http-c64-pipe16 "$server" wrk_test "$server" http-c64-pipe16 64 16
       stop_server
     done
   fi
-  if [[ " ${SECTIONS[*]} " == *" http "* ]]; then
-    for server in spindle-http go-http asio-http nginx; do
-      log "pass $RUN/$RUNS: http $server"
+  if has echo; then
+    for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
+      log "pass $RUN/$RUNS: $server"
       start_server "$server"
-      wrk_test "$server" wrk-c64 64
-      wrk_test "$server" wrk-c1000 1000
-      wrk_test "$server" wrk-c64-pipelined16 64 pipeline
-      h2load_test "$server" 64
+      for size in 64 4096; do
+        label=$([[ $size == 64 ]] && echo 64B || echo 4KiB)
+        measured "echo-c64-$label" "$server" echo_test "$server" "echo-c64-$label" 64 "$size"
+        measured "echo-c1000-$label" "$server" echo_test "$server" "echo-c1000-$label" 1000 "$size"
+      done
       stop_server
     done
   fi
-  if [[ " ${SECTIONS[*]} " == *" idle "* ]]; then
-    for server in spindle go asio spindle-http go-http asio-http nginx; do
-      log "pass $RUN/$RUNS: idle $server"
+  if has idle && ((RUN <= IDLE_RUNS)); then
+    for server in $(rotate "$RUN" "${IDLE_SERVERS[@]}"); do
+      log "pass $RUN/$RUNS: idle $server ($IDLE_CONNS connections)"
       idle_test "$server"
     done
   fi
 done
 
-{ cat "$OUT/env.txt"; echo; python3 "$ROOT/bench/tools/servers_table.py" "$ROWS"; } | tee "$OUT/summary.md"
-log "results in $OUT"
+if [[ -z ${REPORT_SH:-} ]]; then  # on its own: print the table; report.sh makes its own
+  python3 "$ROOT/bench/tools/table.py" "$OUT" | tee "$OUT/summary.md"
+  log "results in $OUT"
+fi

@@ -3,6 +3,12 @@
 // side.
 //
 //   runtime_bench [--threads N] [--only|--skip PREFIX] [--spawn N] [--idle N] [--fanout N] [--reps N]
+//                 [--pingpong N] [--seq N] [--jobs N] [--rep-ms MS]
+//
+// --rep-ms bounds one repetition of the one-at-a-time loops (spawn_join_seq, the ping-pongs):
+// when a wake-up must cross threads, each iteration waits on the kernel's scheduler, and on a
+// loaded machine that is 100 times slower; the repetition then stops early and divides by the
+// iterations it did, so a run takes a bounded time whatever the load.
 //
 // Metrics (wall clock; warm figures are the median of --reps repetitions):
 //   idle_rss_per_fiber        RSS delta per fiber for --idle fibers parked on ctx.wait()
@@ -44,6 +50,7 @@ struct Options {
   int pingpong = 1'000'000;
   int jobs = 1'000'000;
   int reps = 5;
+  int rep_ms = 0;  // 0: no bound
 };
 
 void emit(const char* name, double value, const char* unit) {
@@ -69,6 +76,12 @@ long rss_bytes() {
     status.ignore(4096, '\n');
   }
   return -1;
+}
+
+// True when a repetition that started at t0 has used its --rep-ms; checked every 256
+// iterations so the clock read costs nothing measurable.
+bool rep_over(const Options& o, int i, Clock::time_point t0) {
+  return o.rep_ms > 0 && (i & 255) == 255 && Clock::now() - t0 > std::chrono::milliseconds(o.rep_ms);
 }
 
 Placement placement(const Options& o) { return o.threads > 1 ? Placement::spread : Placement::inherit; }
@@ -118,15 +131,17 @@ Task<> test_spawn(Context ctx, Options o) {
   for (int r = 0; r < o.reps; ++r) {
     WaitGroup wg;
     const auto t0 = Clock::now();
-    for (int i = 0; i < o.seq; ++i) {
+    int n = 0;
+    while (n < o.seq) {
       wg.add(1);
       go({ctx, "seq", placement(o)}, [&wg](Context) -> Task<> {
         wg.done();
         co_return;
       }).detach();
       co_await wg.wait(ctx);
+      if (rep_over(o, n++, t0)) break;
     }
-    xs.push_back(Ns(Clock::now() - t0).count() / o.seq);
+    xs.push_back(Ns(Clock::now() - t0).count() / n);
   }
   emit("spawn_join_seq_ns", median(xs), "ns");
 }
@@ -164,11 +179,13 @@ Task<double> pingpong_once(Context ctx, const Options& o, int echo_worker) {
   Fiber<> f = echo_worker < 0 ? go(ctx, echo, ping, pong)
                               : go({ctx, "echo", static_cast<unsigned>(echo_worker)}, echo, ping, pong);
   const auto t0 = Clock::now();
-  for (int i = 0; i < o.pingpong; ++i) {
-    co_await ping.send(ctx, i);
+  int n = 0;
+  while (n < o.pingpong) {
+    co_await ping.send(ctx, n);
     co_await pong.recv(ctx);
+    if (rep_over(o, n++, t0)) break;
   }
-  const double ns = Ns(Clock::now() - t0).count() / o.pingpong;
+  const double ns = Ns(Clock::now() - t0).count() / n;
   ping.close();
   co_await f.join(ctx);
   co_return ns;
@@ -252,10 +269,12 @@ Options parse(int argc, char** argv) {
     else if (a == "--reps") o.reps = std::stoi(value());
     else if (a == "--pingpong") o.pingpong = std::stoi(value());
     else if (a == "--jobs") o.jobs = std::stoi(value());
+    else if (a == "--seq") o.seq = std::stoi(value());
+    else if (a == "--rep-ms") o.rep_ms = std::stoi(value());
     else {
       std::fprintf(stderr,
                    "usage: %s [--threads N] [--only|--skip idle|spawn|chan|ctx|fanout|wg] [--spawn N] "
-                   "[--idle N] [--fanout N] [--pingpong N] [--jobs N] [--reps N]\n",
+                   "[--idle N] [--fanout N] [--pingpong N] [--seq N] [--jobs N] [--reps N] [--rep-ms MS]\n",
                    argv[0]);
       std::exit(2);
     }
