@@ -1,10 +1,37 @@
 #include "spindle/config/config.hpp"
 
 #include <CLI/CLI.hpp>
-#include <toml++/toml.h>
 
 #include <functional>
 #include <sstream>
+#include <stdexcept>
+
+namespace spindle::config::detail {
+/// A precondition of the TOML parser failed: the file is malformed in a way it cannot report.
+struct TomlPrecondition : std::logic_error {
+  using std::logic_error::logic_error;
+};
+/// Throws TomlPrecondition. A function, not a throw expression in the macro: some asserts sit
+/// in noexcept functions, where the throw ends the process (as the assert did) instead of
+/// going on past a broken invariant.
+[[noreturn]] void toml_precondition_failed(const char* expr);
+}  // namespace spindle::config::detail
+
+// toml++ 3.3 (Debian 12's) asserts its parser's preconditions, and some malformed files break
+// them: a table header such as "[%x]" or "[[[1]]]" reaches parse_key() at a character no key
+// starts with (found by fuzz/config_loader_fuzz.cpp; fixed upstream after 3.3). Its asserts
+// abort a debug build and, under NDEBUG, do nothing (gcc) or become __builtin_assume (clang):
+// the parser goes on with a broken invariant. This file is the only one that includes
+// toml++, so here they always check, and a failed one throws; apply_file() reports it as a
+// malformed file like any parse error.
+#pragma push_macro("NDEBUG")
+#undef NDEBUG
+#define TOML_ASSERT(expr) \
+  ((expr) ? static_cast<void>(0) : ::spindle::config::detail::toml_precondition_failed(#expr))
+#include <toml++/toml.h>
+#pragma pop_macro("NDEBUG")
+
+void spindle::config::detail::toml_precondition_failed(const char* expr) { throw TomlPrecondition(expr); }
 
 extern char** environ;
 
@@ -208,6 +235,10 @@ void apply_file(Loaded& out, const std::string& path) {
     const std::string description(e.description());
     if (!e.source().begin) throw ConfigError("config error: --config " + path + ": " + description);
     throw ConfigError("config error: file " + path + " at " + where.str() + ": " + description);
+  } catch (const detail::TomlPrecondition&) {
+    throw ConfigError("config error: file " + path +
+                      ": malformed TOML (check table headers and keys: a key starts with a letter, "
+                      "a digit, '_', '-' or a quote)");
   }
   apply_table(out, table, "", source);
 }

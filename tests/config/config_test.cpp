@@ -162,6 +162,17 @@ SPINDLE_TEST("every kind of bad input names the key, the source and the problem"
   CHECK(has(missing, "/nonexistent/spindle.toml"));
 }
 
+SPINDLE_TEST("fuzz finding: table headers no key can start are a config error, not an abort") {
+  // fuzz/config_loader_fuzz.cpp found that toml++ 3.3 asserts on these (debug builds died
+  // with SIGABRT; under NDEBUG with clang the assertion is an assumption: undefined behaviour).
+  for (const char* text : {"[%ttp]\nlisten = 1\n", "[[[1]]]\n", "[[=\n", "[ \"a\".%]\n", "[http]\n[%]\n"}) {
+    CAPTURE(text);
+    TempFile file(text);
+    const std::string message = error_of({"--config", file.path});
+    CHECK(message.starts_with("config error: file " + file.path));
+  }
+}
+
 SPINDLE_TEST("--help lists every option with its environment variable and default") {
   try {
     load({"--help"}, {});
