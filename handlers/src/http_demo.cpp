@@ -149,7 +149,7 @@ void add_demo_routes(http::Router& router, DemoProbes probes) {
   });
   router.get("/metrics", [probes](Context, Request&) -> Task<Response> {
     auto r = Response::text(200, render_metrics(probes));
-    r.headers.front().second = "text/plain; version=0.0.4; charset=utf-8";
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";  // Prometheus text format
     co_return r;
   });
   router.get("/debug/fibers", [](Context, Request& req) -> Task<Response> {

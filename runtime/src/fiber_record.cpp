@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <mutex>
+#include <utility>
 
 #include "spindle/detail/fiber_executor.hpp"
 #include "spindle/detail/park.hpp"
@@ -13,10 +14,25 @@ namespace spindle::detail {
 namespace {
 
 thread_local FiberRecord* t_current_fiber = nullptr;
+thread_local ParkHook t_park_hook;
 
 asio::io_context::executor_type run_queue_executor(RunQueue& q) { return q.io().get_executor(); }
 
 }  // namespace
+
+void set_park_hook(ParkHook hook) noexcept { t_park_hook = hook; }
+
+void clear_park_hook(void* arg) noexcept {
+  if (t_park_hook.arg == arg) t_park_hook = {};
+}
+
+void note_park(FiberRecord* f, std::source_location where) noexcept {
+  f->await_site.store(where, std::memory_order_relaxed);
+  if (t_park_hook.run) {
+    const ParkHook hook = std::exchange(t_park_hook, {});
+    hook.run(hook.arg);
+  }
+}
 
 FiberName::FiberName(std::string_view name) {
   if (name.size() < sizeof inline_) {

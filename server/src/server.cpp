@@ -78,16 +78,17 @@ void Server::start() {
         });
   }
   scheduler_.start();
+  if (http_) http_service_->start(scheduler_.context());
+  // Ready before the first "listening" line: whoever waits for that line may probe /readyz.
+  ready_.store(true, std::memory_order_release);
   if (echo_) {
     echo_->start(scheduler_.context());
     spdlog::info("echo listening on {}", tcp::to_string(echo_->local_endpoint()));
   }
   if (http_) {
-    http_service_->start(scheduler_.context());
     http_->start(scheduler_.context());
     spdlog::info("http listening on {}", tcp::to_string(http_->local_endpoint()));
   }
-  ready_.store(true, std::memory_order_release);
 }
 
 std::optional<asio::ip::tcp::endpoint> Server::http_endpoint() const {

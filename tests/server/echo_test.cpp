@@ -164,22 +164,26 @@ SPINDLE_TEST("shutdown drains: connections get the grace period, then are cancel
 }
 
 SPINDLE_TEST("an address already in use is a BindError naming the service and address") {
-  server::Server first(echo_config());
-  first.start();
-  auto cfg = echo_config();
-  cfg.echo.listen.port = first.echo_endpoint()->port();
-  cfg.accept_mode = config::AcceptMode::shared;  // reuseport would share the port
-  server::Server second(cfg);
-  try {
-    second.start();
-    FAIL("bound twice");
-  } catch (const tcp::BindError& e) {
-    const std::string what = e.what();
-    CHECK(what.find("echo: cannot listen on 127.0.0.1:") != std::string::npos);
-    CHECK(what.find("in use") != std::string::npos);
+  // Both accept modes: with SO_REUSEPORT on both sides the kernel would let them share it.
+  for (auto mode : {config::AcceptMode::reuseport, config::AcceptMode::shared}) {
+    CAPTURE(static_cast<int>(mode));
+    auto cfg = echo_config();
+    cfg.accept_mode = mode;
+    server::Server first(cfg);
+    first.start();
+    cfg.echo.listen.port = first.echo_endpoint()->port();
+    server::Server second(cfg);
+    try {
+      second.start();
+      FAIL("bound twice");
+    } catch (const tcp::BindError& e) {
+      const std::string what = e.what();
+      CHECK(what.find("echo: cannot listen on 127.0.0.1:") != std::string::npos);
+      CHECK(what.find("in use") != std::string::npos);
+    }
+    CHECK(first.shutdown().empty());
+    CHECK(second.shutdown().empty());
   }
-  CHECK(first.shutdown().empty());
-  CHECK(second.shutdown().empty());
 }
 
 SPINDLE_TEST("IPv6: the echo service listens on [::1]") {

@@ -96,8 +96,7 @@ SPINDLE_TEST("bad configuration: one clear message and exit code 2, nothing boun
 
 SPINDLE_TEST("an address in use: a clear message and exit code 1") {
   PortHolder held;
-  auto r = spindle::test::run({server_bin, any_http, "--echo", "127.0.0.1:" + std::to_string(held.port),
-                               "--accept-mode", "shared"});
+  auto r = spindle::test::run({server_bin, any_http, "--echo", "127.0.0.1:" + std::to_string(held.port)});
   CHECK(r.code == 1);
   CHECK(has(r.output, "echo: cannot listen on 127.0.0.1:" + std::to_string(held.port)));
   CHECK(has(r.output, "Address already in use"));

@@ -4,13 +4,23 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "spindle/detail/context_node.hpp"
+#include "spindle/detail/fiber_record.hpp"
 #include "spindle/http/request.hpp"
 #include "spindle/http/response.hpp"
 #include "spindle/http/service.hpp"
 
 namespace spindle::http {
+
+/// The buffers a connection borrows from its thread while it reads or answers a request.
+struct Service::Scratch {
+  std::unique_ptr<char[]> buf;
+  std::size_t capacity = 0;
+  std::string out;
+  std::vector<Field> fields;
+};
 
 /// One connection's buffers, kept between its requests. The input buffer exists only while
 /// a request is being read or served: an idle keep-alive connection holds none.
@@ -24,14 +34,15 @@ struct Service::Connection {
   std::size_t begin = 0;  // first unconsumed byte
   std::size_t end = 0;    // one past the last received byte
   std::string out;        // response bytes not yet written (pipelined responses coalesce)
+  std::vector<Field> fields;  // lent to each request's head, for its capacity
   bool close = false;     // close after the current response
   bool linger = false;    // on close, first drain what the client still sends (see serve)
 
   std::string_view data() const noexcept { return {buf.get() + begin, end - begin}; }
   std::size_t buffered() const noexcept { return end - begin; }
-  /// Takes a buffer (from this thread's cache) if there is none.
+  /// Borrows the buffers (from this thread's cache) if it has none.
   void acquire();
-  /// Gives the buffer back when nothing is buffered, so an idle connection holds none.
+  /// Gives the buffers back when nothing is buffered or unsent, so an idle connection holds none.
   void release_if_empty() noexcept;
   /// Moves the unconsumed bytes to the start of the buffer.
   void compact() noexcept;
@@ -44,7 +55,7 @@ struct Service::Connection {
 /// body framing, and the watch for a client that leaves while the handler runs.
 class Exchange {
  public:
-  Exchange(Service::Connection& c, const RequestHead& head, std::string request_id);
+  Exchange(Service::Connection& c, const RequestHead& head);
   ~Exchange();
 
   Request& request() noexcept { return request_; }
@@ -66,6 +77,8 @@ class Exchange {
   void append_head(const Response& response, std::optional<std::uint64_t> length);
   Task<Response> respond(const Context& ctx);
   Task<void> finish_body(const Context& ctx);
+  /// Starts the watch the first time the handler's fiber waits (see detail::ParkHook).
+  void watch_once_suspended();
   void watch_for_disconnect();
   void stop_watching() noexcept;
   void log_and_count(int status, std::uint64_t bytes, Clock::duration took) const;

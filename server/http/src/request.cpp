@@ -1,5 +1,9 @@
 #include "spindle/http/request.hpp"
 
+#include <algorithm>
+#include <cstdint>
+#include <random>
+
 #include "exchange.hpp"
 
 namespace spindle::http {
@@ -31,8 +35,20 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-Request::Request(const RequestHead& head, Exchange& exchange, std::string id, const std::string& peer)
-    : head_(&head), body_(exchange), id_(std::move(id)), peer_(&peer) {
+Request::Request(const RequestHead& head, Exchange& exchange, const std::string& peer)
+    : head_(&head), body_(exchange), peer_(&peer) {
+  if (auto given = head.field("x-request-id"); given && !given->empty() && given->size() <= 128 &&
+                                                std::ranges::all_of(*given, [](char c) { return c > 0x20 && c < 0x7F; })) {
+    given_id_ = *given;
+  } else {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char digits[] = "0123456789abcdef";
+    std::uint64_t bits = rng();
+    for (char& c : made_id_) {
+      c = digits[bits & 0xF];
+      bits >>= 4;
+    }
+  }
   std::string_view target = head.target;
   if (!target.starts_with('/')) {
     // absolute-form: scheme "://" authority path-abempty [ "?" query ]

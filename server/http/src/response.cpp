@@ -6,7 +6,7 @@ Response Response::text(int status, std::string body) {
   Response r;
   r.status = status;
   r.body = std::move(body);
-  r.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  r.content_type = "text/plain; charset=utf-8";
   return r;
 }
 
@@ -14,7 +14,7 @@ Response Response::json(int status, std::string body) {
   Response r;
   r.status = status;
   r.body = std::move(body);
-  r.headers.emplace_back("Content-Type", "application/json");
+  r.content_type = "application/json";
   return r;
 }
 

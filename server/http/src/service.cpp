@@ -6,7 +6,6 @@
 #include <charconv>
 #include <cstring>
 #include <ctime>
-#include <random>
 #include <vector>
 
 #include "exchange.hpp"
@@ -21,28 +20,38 @@ constexpr std::size_t coalesce_limit = 32 * 1024;
 /// connection; beyond it the connection closes instead.
 constexpr std::uint64_t drain_limit = 64 * 1024;
 
-/// Input buffers kept per thread (a few dozen), so an idle keep-alive connection needs none.
-class BufferCache {
+/// What a connection needs only while it reads or answers a request — the input buffer, the
+/// output string and the header-field list — kept per thread (a few dozen sets), so an idle
+/// keep-alive connection holds none of it and a busy one allocates none of it.
+class ScratchCache {
  public:
-  static std::unique_ptr<char[]> take(std::size_t capacity) {
+  static Service::Scratch take(std::size_t capacity) {
     auto& c = cache();
     for (auto it = c.begin(); it != c.end(); ++it) {
-      if (it->first == capacity) {
-        auto b = std::move(it->second);
+      if (it->capacity == capacity) {
+        Service::Scratch s = std::move(*it);
         c.erase(it);
-        return b;
+        return s;
       }
     }
-    return std::make_unique_for_overwrite<char[]>(capacity);
+    Service::Scratch s;
+    s.buf = std::make_unique_for_overwrite<char[]>(capacity);
+    s.capacity = capacity;
+    s.out.reserve(1024);
+    return s;
   }
-  static void give(std::size_t capacity, std::unique_ptr<char[]> b) {
+  static void give(Service::Scratch s) {
     auto& c = cache();
-    if (c.size() < 64) c.emplace_back(capacity, std::move(b));
+    if (c.size() >= 64) return;
+    s.out.clear();
+    if (s.out.capacity() > 64 * 1024) s.out = std::string();  // a big response's buffer is not kept
+    s.fields.clear();
+    c.push_back(std::move(s));
   }
 
  private:
-  static std::vector<std::pair<std::size_t, std::unique_ptr<char[]>>>& cache() {
-    thread_local std::vector<std::pair<std::size_t, std::unique_ptr<char[]>>> c;
+  static std::vector<Service::Scratch>& cache() {
+    thread_local std::vector<Service::Scratch> c;
     return c;
   }
 };
@@ -59,21 +68,6 @@ std::string_view http_date() {
     std::strftime(text, sizeof text, "%a, %d %b %Y %H:%M:%S GMT", &tm);
   }
   return text;
-}
-
-/// X-Request-Id if it is short, printable and has no spaces; otherwise a new random id.
-std::string request_id(const RequestHead& head) {
-  if (auto given = head.field("x-request-id"); given && !given->empty() && given->size() <= 128) {
-    bool ok = true;
-    for (char c : *given) ok = ok && c > 0x20 && c < 0x7F;
-    if (ok) return std::string(*given);
-  }
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  char id[17];
-  auto [end, ec] = std::to_chars(id, id + 16, rng(), 16);
-  std::string out(id, end);
-  if (out.size() < 16) out.insert(0, 16 - out.size(), '0');
-  return out;
 }
 
 /// Why a request's context was cancelled, for the metrics: the cause the disconnect watch
@@ -121,16 +115,20 @@ void ServiceMetrics::record(int status, std::chrono::nanoseconds duration) noexc
 
 void Service::Connection::acquire() {
   if (buf) return;
-  capacity = service.options_.limits.max_header_bytes + 16 * 1024;
-  buf = BufferCache::take(capacity);
+  Scratch s = ScratchCache::take(service.options_.limits.max_header_bytes + 16 * 1024);
+  buf = std::move(s.buf);
+  capacity = s.capacity;
+  out = std::move(s.out);
+  fields = std::move(s.fields);
   begin = end = 0;
 }
 
 void Service::Connection::release_if_empty() noexcept {
-  if (!buf || buffered() != 0) return;
-  BufferCache::give(capacity, std::move(buf));
+  if (!buf || buffered() != 0 || !out.empty()) return;
+  ScratchCache::give({std::move(buf), capacity, std::move(out), std::move(fields)});
+  out = std::string();
+  fields = std::vector<Field>();
   begin = end = 0;
-  if (out.capacity() > 4096) out = std::string();  // a big response's buffer is not kept idle
 }
 
 void Service::Connection::compact() noexcept {
@@ -158,7 +156,7 @@ Task<std::error_code> Service::Connection::flush(const Context& ctx, std::size_t
 
 // ---------------------------------------------------------------- one request
 
-Exchange::Exchange(Service::Connection& c, const RequestHead& head, std::string id)
+Exchange::Exchange(Service::Connection& c, const RequestHead& head)
     : c_(c),
       head_(head),
       decoder_(head.chunked ? BodyDecoder::chunked(c.service.options().limits.max_body,
@@ -166,9 +164,21 @@ Exchange::Exchange(Service::Connection& c, const RequestHead& head, std::string 
                             : BodyDecoder::fixed(head.content_length.value_or(0))),
       body_pos_(c.begin + head.head_bytes),
       head_end_(c.begin + head.head_bytes),
-      request_(head, *this, std::move(id), c.conn.peer()) {}
+      request_(head, *this, c.conn.peer()) {}
 
 Exchange::~Exchange() { stop_watching(); }
+
+void Exchange::watch_once_suspended() {
+  // Most handlers answer without waiting; the watch would cost them a system call each.
+  detail::set_park_hook({[](void* self) noexcept {
+                           try {
+                             static_cast<Exchange*>(self)->watch_for_disconnect();
+                           } catch (...) {
+                             // No memory for the watch: the request runs unwatched.
+                           }
+                         },
+                         this});
+}
 
 void Exchange::watch_for_disconnect() {
   if (watching_) return;
@@ -186,6 +196,7 @@ void Exchange::watch_for_disconnect() {
 }
 
 void Exchange::stop_watching() noexcept {
+  detail::clear_park_hook(this);
   if (!watching_) return;
   watching_ = false;
   watch_.emit(asio::cancellation_type::terminal);
@@ -210,7 +221,7 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
       std::memcpy(out.data(), c_.buf.get() + pending_offset_, n);
       pending_offset_ += n;
       pending_size_ -= n;
-      if (body_done()) watch_for_disconnect();
+      if (body_done()) watch_once_suspended();
       co_return tcp::IoResult{n, {}};
     }
     if (decoder_.done()) co_return tcp::IoResult{};
@@ -259,11 +270,17 @@ void Exchange::append_head(const Response& response, std::optional<std::uint64_t
   out += c_.service.options().server_name;
   out += "\r\nDate: ";
   out += http_date();
+  bool typed = false;
   for (const auto& [name, value] : response.headers) {
     out += "\r\n";
     out += name;
     out += ": ";
     out += value;
+    typed = typed || iequals(name, "content-type");
+  }
+  if (!typed && !response.content_type.empty()) {
+    out += "\r\nContent-Type: ";
+    out += response.content_type;
   }
   out += "\r\nX-Request-Id: ";
   out += request_.id();
@@ -304,11 +321,11 @@ Task<Response> Exchange::respond(const Context& ctx) {
     // The request's context ended and the handler let it surface: answered below by reason.
   } catch (const std::exception& e) {
     spdlog::error("request {} {} {} failed: {}", request_.id(), request_.method(), request_.path(), e.what());
-    co_return Response::text(500, "internal server error (request " + request_.id() + ")\n");
+    co_return Response::text(500, "internal server error (request " + std::string(request_.id()) + ")\n");
   } catch (...) {
     spdlog::error("request {} {} {} failed with a non-standard exception", request_.id(), request_.method(),
                   request_.path());
-    co_return Response::text(500, "internal server error (request " + request_.id() + ")\n");
+    co_return Response::text(500, "internal server error (request " + std::string(request_.id()) + ")\n");
   }
   co_return Response::text(503, "request timed out\n");
 }
@@ -344,7 +361,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   }
   request_node_ = detail::DeadlineNode::make(conn_ctx.node(), started + timeout);
   const Context ctx{detail::Ref<detail::ContextNode>(request_node_)};
-  if (body_done() && c_.end == body_pos_) watch_for_disconnect();
+  if (body_done() && c_.end == body_pos_) watch_once_suspended();
 
   Response response = co_await respond(ctx);
   stop_watching();
@@ -382,7 +399,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
       } catch (const std::exception& e) {
         spdlog::warn("request {} {} {}: response stream failed: {}", request_.id(), request_.method(),
                      request_.path(), e.what());
-        failed = Response::text(500, "internal server error (request " + request_.id() + ")\n");
+        failed = Response::text(500, "internal server error (request " + std::string(request_.id()) + ")\n");
       }
       if (failed && body_error_) failed = Response::text(body_error_->status, body_error_->reason + "\n");
       if (failed && head_pending_) {
@@ -410,7 +427,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
     bytes = head_only_ ? 0 : response.body.size();
   }
 
-  if (!c_.close) co_await finish_body(conn_ctx);
+  if (!c_.close && !body_done()) co_await finish_body(conn_ctx);  // its frame is large
   // Pipelined requests already buffered: hold this response back to write several at once.
   const bool more_buffered = c_.end > body_pos_;
   if (c_.close || !more_buffered || c_.out.size() >= coalesce_limit) {
@@ -474,6 +491,12 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
   c.compact();  // the head starts at offset 0 and stays put while it is served
   HeadParser parser(opt.limits);
   RequestHead head;
+  head.fields.swap(c.fields);  // the connection's list, with its capacity; given back below
+  struct GiveBack {
+    Service::Connection& c;
+    RequestHead& head;
+    ~GiveBack() { c.fields.swap(head.fields); }
+  } give_back{c, head};
   ParseError error;
   std::optional<WithCancel<CancelFunc>> header_scope;  // made only if the head is not all here
   for (;;) {
@@ -509,7 +532,7 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
   }
   header_scope.reset();
 
-  Exchange exchange(c, head, request_id(head));
+  Exchange exchange(c, head);
   co_await exchange.run(ctx);
   if (c.close) {
     co_await c.flush(ctx);

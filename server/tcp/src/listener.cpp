@@ -74,6 +74,22 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::en
   return acceptor;
 }
 
+/// SO_REUSEPORT lets any socket of the same user that sets it too share a port, so a second
+/// server started on the same address would bind without an error and silently take half the
+/// connections. Binding once without it first fails as it should when the address is taken
+/// (and picks the port when it is 0); the sockets that share the port then bind to that.
+tcp::endpoint claim_endpoint(asio::io_context& io, const tcp::endpoint& endpoint, const std::string& name) {
+  tcp::acceptor probe(io);
+  asio::error_code ec;
+  probe.open(endpoint.protocol(), ec);
+  if (!ec) probe.set_option(tcp::acceptor::reuse_address(true), ec);
+  if (!ec) probe.bind(endpoint, ec);
+  tcp::endpoint claimed;
+  if (!ec) claimed = probe.local_endpoint(ec);
+  if (ec) throw BindError(name + ": cannot listen on " + to_string(endpoint) + ": bind: " + ec.message(), ec);
+  return claimed;  // the probe closes here, before the sockets that share the port bind
+}
+
 /// A client that gave up before we accepted it: nothing is wrong with the listener.
 bool peer_gave_up(const std::error_code& ec) {
   return ec == asio::error::connection_aborted || ec == asio::error::connection_reset;
@@ -148,6 +164,7 @@ Listener::Listener(Scheduler& scheduler, ListenerOptions options, ConnectionHand
   auto& opt = state_->options;
   const unsigned count = opt.reuseport ? scheduler.thread_count() : 1;
   auto endpoint = opt.endpoint;
+  if (opt.reuseport) endpoint = claim_endpoint(scheduler.io_context(0), endpoint, opt.name);
   for (unsigned i = 0; i < count; ++i) {
     state_->acceptors.push_back(
         open_acceptor(scheduler.io_context(i), endpoint, opt.reuseport, opt.backlog, opt.name));

@@ -69,7 +69,7 @@ class AsioAwait {
     FiberRecord* fiber = current_fiber();
     asio::io_context* io = current_io();
     if (!fiber || !io) throw std::logic_error("spindle: I/O awaits must run in a fiber started by go()");
-    fiber->await_site.store(where_, std::memory_order_relaxed);
+    note_park(fiber, where_);
     start_(AsioResume<Deliver>(frame->detach_thread(), deliver_, ctx,
                                FiberExecutor(io->get_executor(), fiber), cancellation_.slot()));
     return nullptr;

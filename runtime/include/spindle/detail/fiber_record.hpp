@@ -135,6 +135,24 @@ FiberRecord* current_fiber() noexcept;
 /// Swaps the calling thread's current fiber; returns the previous one.
 FiberRecord* exchange_current_fiber(FiberRecord* f) noexcept;
 
+/// A one-shot callback the calling worker thread runs when its current fiber next suspends
+/// in a spindle await, just before it does. It lets a fiber put off work that matters only
+/// if it waits: the HTTP service starts watching for a departed client this way, which
+/// spares a system call for every handler that answers without waiting. One per thread:
+/// until it runs or is cleared, no other fiber runs on the thread (fibers switch only where
+/// they suspend), except after a suspension outside spindle's awaits, which does not run it.
+struct ParkHook {
+  void (*run)(void* arg) noexcept = nullptr;
+  void* arg = nullptr;
+};
+/// Sets the calling thread's hook, replacing any pending one.
+void set_park_hook(ParkHook hook) noexcept;
+/// Removes the calling thread's hook if it is still pending with `arg`.
+void clear_park_hook(void* arg) noexcept;
+/// Called by spindle's awaits as `f` is about to suspend at `where`: records the await site
+/// (for the live view and the leak report) and runs the pending hook, if any.
+void note_park(FiberRecord* f, std::source_location where) noexcept;
+
 /// Makes `f` the calling thread's current fiber for its lifetime.
 class CurrentFiber {
  public:

@@ -44,7 +44,7 @@ class OpCancellation {
 class AwaitSite {
  public:
   explicit AwaitSite(std::source_location where) noexcept : fiber_(current_fiber()) {
-    if (fiber_) fiber_->await_site.store(where, std::memory_order_relaxed);
+    if (fiber_) note_park(fiber_, where);
   }
   ~AwaitSite() {
     if (fiber_) fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);

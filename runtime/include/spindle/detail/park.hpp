@@ -89,7 +89,7 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
     fiber_ = current_fiber();
     if (!fiber_) throw std::logic_error("spindle: a spindle wait must run in a fiber started by go()");
     ctx_ = ctx;
-    fiber_->await_site.store(where, std::memory_order_relaxed);
+    note_park(fiber_, where);
     return [this, enqueue = std::move(enqueue)](FrameBase* frame) mutable -> FiberThread* {
       // Runs once the coroutine is suspended, on its own thread: a completion queued from
       // another thread cannot resume it before this returns.

@@ -73,8 +73,11 @@ class Request {
   /// The value a route pattern's `{name}` segment matched, or "".
   std::string_view param(std::string_view name) const noexcept;
   Body& body() noexcept { return body_; }
-  /// The request id: X-Request-Id when the client sent a usable one, else generated.
-  const std::string& id() const noexcept { return id_; }
+  /// The request id: X-Request-Id when the client sent a usable one (up to 128 printable
+  /// characters, no spaces), else 16 random hex digits.
+  std::string_view id() const noexcept {
+    return given_id_.empty() ? std::string_view(made_id_, sizeof made_id_) : given_id_;
+  }
   /// The client's address.
   const std::string& peer() const noexcept { return *peer_; }
 
@@ -83,12 +86,13 @@ class Request {
 
  private:
   friend class Exchange;
-  Request(const RequestHead& head, Exchange& exchange, std::string id, const std::string& peer);
+  Request(const RequestHead& head, Exchange& exchange, const std::string& peer);
 
   const RequestHead* head_;
   std::string_view path_, query_;
   Body body_;
-  std::string id_;
+  std::string_view given_id_;  // in the head, which stays put while the request is served
+  char made_id_[16];
   const std::string* peer_;
   std::vector<std::pair<std::string_view, std::string_view>> params_;
 };

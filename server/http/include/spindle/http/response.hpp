@@ -38,6 +38,10 @@ using StreamBody = std::function<Task<void>(Context, ResponseWriter&)>;
 
 struct Response {
   int status = 200;
+  /// The Content-Type text() and json() set, kept out of `headers` so that a plain response
+  /// allocates nothing for it. It must point to storage that outlives the response (a string
+  /// literal); for any other type add a Content-Type header, which replaces this one.
+  std::string_view content_type;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   /// When set, the body is produced by this function instead of `body`.

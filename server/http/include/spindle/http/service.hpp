@@ -74,7 +74,9 @@ class Service {
   ServiceMetrics& metrics() noexcept { return metrics_; }
   const Router& router() const noexcept { return router_; }
 
+  /// Internal: one connection's state, and the per-request buffers it borrows.
   struct Connection;
+  struct Scratch;
 
  private:
   Router router_;
