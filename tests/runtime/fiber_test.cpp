@@ -243,4 +243,40 @@ SPINDLE_TEST("many fibers across threads all run and are joined") {
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("a park hook runs once, when the fiber first waits, and not once cleared") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    int runs = 0;
+    const detail::ParkHook hook{[](void* n) noexcept { ++*static_cast<int*>(n); }, &runs};
+    detail::set_park_hook(hook);
+    CHECK(runs == 0);  // nothing waited yet
+    co_await sleep(ctx, 1ms);
+    CHECK(runs == 1);
+    co_await sleep(ctx, 1ms);
+    CHECK(runs == 1);  // one-shot
+    // Through a channel wait (ParkOp) as well as through an Asio timer.
+    Channel<int> ch;
+    detail::set_park_hook(hook);
+    auto sender = go(ctx, [](Context c, Channel<int> ch) -> Task<> {
+      co_await sleep(c, 1ms);
+      co_await ch.send(c, 7);
+    }, ch);
+    auto got = co_await ch.recv(ctx);
+    CHECK(got.value() == 7);
+    CHECK(runs == 2);
+    co_await sender.join(ctx);
+    // Cleared before any wait: never runs.
+    detail::set_park_hook(hook);
+    detail::clear_park_hook(&runs);
+    co_await sleep(ctx, 1ms);
+    CHECK(runs == 2);
+    // Clearing someone else's hook leaves it in place.
+    detail::set_park_hook(hook);
+    int other = 0;
+    detail::clear_park_hook(&other);
+    co_await sleep(ctx, 1ms);
+    CHECK(runs == 3);
+  });
+}
+
 TEST_SUITE_END();
