@@ -14,8 +14,8 @@
 # (RUNS, DUR, NOISY_PCT, ...: see their headers) pass through the environment.
 #
 # Time: a test measured while other work used the CPU is measured again once (tools/
-# measure.sh), but only while the run is within its time budget (BUDGET_S, split between the
-# sections), so a busy machine makes the report noisier rather than much longer.
+# measure.sh), within a time allowance per section (RERUNS_S: servers, then runtime), so a
+# busy machine makes the report noisier rather than much longer.
 set -euo pipefail
 source "$(dirname "$0")/tools/bench_common.sh"
 
@@ -35,10 +35,9 @@ QARG=()
 ((QUICK)) && QARG=(--quick)
 START=$EPOCHSECONDS
 
-# Budget for reruns, counted from the start: the server sections get most of it, the
-# runtime section the rest; the build comes out of it too.
-if ((QUICK)); then BUDGET_S=${BUDGET_S:-150}; else BUDGET_S=${BUDGET_S:-780}; fi
-SERVERS_SHARE=80  # percent
+# Seconds each section may spend re-measuring noisy tests (servers, runtime).
+if ((QUICK)); then RERUNS_S=${RERUNS_S:-"15 5"}; else RERUNS_S=${RERUNS_S:-"60 20"}; fi
+read -r SERVERS_RERUN_S RUNTIME_RERUN_S <<<"$RERUNS_S"
 
 export OUT=${OUT:-$ROOT/results/bench/$(date +%Y%m%d-%H%M%S)}
 export REPORT_SH=1
@@ -59,8 +58,8 @@ if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]
   COMMIT="$COMMIT (with uncommitted changes)"
 fi
 
-BUDGET_END=$((START + BUDGET_S * SERVERS_SHARE / 100)) "$ROOT/bench/servers.sh" "${QARG[@]}"
-BUDGET_END=$((START + BUDGET_S)) "$ROOT/bench/runtime.sh" "${QARG[@]}"
+RERUN_BUDGET_S=$SERVERS_RERUN_S "$ROOT/bench/servers.sh" "${QARG[@]}"
+RERUN_BUDGET_S=$RUNTIME_RERUN_S "$ROOT/bench/runtime.sh" "${QARG[@]}"
 
 python3 "$ROOT/bench/tools/table.py" "$OUT" >"$OUT/summary.md"
 python3 "$ROOT/bench/tools/chart.py" "$OUT" "$MODE run, $(nproc) cpus, $(date -u +%Y-%m-%d)"

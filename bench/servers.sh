@@ -121,7 +121,8 @@ start_server() {  # KIND/IMPL:THREADS
 
 client_pin() { [[ ${1##*:} == 1 ]] && pin 0; return 0; }  # SERVER -> the client's taskset prefix
 rotate() { local k=$1; shift; local a=("$@") i; for ((i = 0; i < ${#a[@]}; i++)); do echo "${a[(i + k) % ${#a[@]}]}"; done; }
-kv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }  # KEY LINE -> value of KEY=value
+declare -A KV
+parse_kv() { KV=(); local w; for w in $1; do [[ $w == *=* ]] && KV[${w%%=*}]=${w#*=}; done; }  # "k=v ..." -> KV[k]=v
 
 # ---------------------------------------------------------------- tests
 wrk_test() {  # SERVER TEST CONNS DEPTH
@@ -131,21 +132,21 @@ wrk_test() {  # SERVER TEST CONNS DEPTH
   run_measured "$logf" $cpin wrk -t1 -c"$conns" -d"${DUR}s" -s "$ROOT/bench/tools/wrk.lua" \
     "http://127.0.0.1:$PORT/" -- "$depth" || true
   line=$(grep '^WRK ' "$logf") || { log "  $test $server: no wrk result (see $logf)"; return 1; }
-  local n rps per
-  n=$(kv requests "$line") rps=$(kv req_per_s "$line")
+  parse_kv "$line"
+  local n=${KV[requests]} rps=${KV[req_per_s]} per
   per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}')
   row "$test" "$server" req_per_s "$rps"
   # Pipelined, wrk times whole batches and its latency correction (which assumes one request
   # per connection at a time) corrupts the percentiles: only throughput and CPU count there.
   if ((depth == 1)); then
-    row "$test" "$server" p50_us "$(kv p50_us "$line")"
-    row "$test" "$server" p99_us "$(kv p99_us "$line")"
-    row "$test" "$server" p999_us "$(kv p999_us "$line")"
+    row "$test" "$server" p50_us "${KV[p50_us]}"
+    row "$test" "$server" p99_us "${KV[p99_us]}"
+    row "$test" "$server" p999_us "${KV[p999_us]}"
   fi
   row "$test" "$server" srv_us_per_req "$per"
   row "$test" "$server" srv_cpu_pct "$SRV_CPU"
   row "$test" "$server" cli_cpu_pct "$CLI_CPU"
-  row "$test" "$server" errors "$(kv errors "$line")"
+  row "$test" "$server" errors "${KV[errors]}"
   log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, wrk ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
@@ -157,19 +158,19 @@ echo_test() {  # SERVER TEST CONNS SIZE
   run_measured "$logf" $cpin env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" \
     -conns "$conns" -size "$size" -warmup "${WARM}s" -duration "${DUR}s" || true
   line=$(grep '^echo_load ' "$logf") || { log "  $test $server: no echo_load result (see $logf)"; return 1; }
-  local rts per
-  rts=$(kv rt_per_s "$line")
+  parse_kv "$line"
+  local rts=${KV[rt_per_s]} per
   # The server's CPU covers warm-up and measured window alike: divide by both.
   per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v r="$rts" -v s=$((WARM + DUR)) \
     'BEGIN{printf "%.2f", (r > 0 ? t / h / (r * s) * 1e6 : 0)}')
   row "$test" "$server" rt_per_s "$rts"
-  row "$test" "$server" p50_us "$(kv p50_us "$line")"
-  row "$test" "$server" p99_us "$(kv p99_us "$line")"
+  row "$test" "$server" p50_us "${KV[p50_us]}"
+  row "$test" "$server" p99_us "${KV[p99_us]}"
   row "$test" "$server" srv_us_per_rt "$per"
   row "$test" "$server" srv_cpu_pct "$SRV_CPU"
   row "$test" "$server" cli_cpu_pct "$CLI_CPU"
-  row "$test" "$server" errors "$(kv errors "$line")"
-  log "  $test $server: $rts rt/s, p99 $(kv p99_us "$line") us, ${per} us CPU/rt (server ${SRV_CPU}%, client ${CLI_CPU}%, other ${OTHER_CPU}%)"
+  row "$test" "$server" errors "${KV[errors]}"
+  log "  $test $server: $rts rt/s, p99 ${KV[p99_us]} us, ${per} us CPU/rt (server ${SRV_CPU}%, client ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
 idle_test() {  # SERVER

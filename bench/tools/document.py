@@ -45,6 +45,12 @@ def main(out, mode, wall, commit, image):
         # One level down: the page's own sections are the "##" ones.
         tables = "".join("#" + line if line.startswith("##") else line for line in f)
     minutes = int(float(wall)) / 60
+    threshold = e.get("servers", "NOISY_PCT=10").split("NOISY_PCT=")[-1].split()[0]
+    busy = ""
+    if kept and noisy * 4 > kept:
+        busy = ("\n**This run shared the machine with other work** (see \"other CPU %\"): its "
+                "figures are approximate, and those of different servers were disturbed "
+                "differently. Regenerate it on a quiet machine before quoting them.\n")
     day = time.strftime("%Y-%m-%d", time.gmtime())
     print(f"""# spindle benchmarks
 
@@ -59,10 +65,11 @@ and nginx — on one machine, in one run, with the same load generators. Generat
 
 - {e.get('machine', '?')}
 - {e.get('software', '?')}
-- settings: {e.get('servers', '-')}; {e.get('runtime', '-')}
-- load: {kept} measured tests kept, {noisy} of them noisy (more than {e.get('servers', 'NOISY_PCT=10').split('NOISY_PCT=')[-1].split()[0]}%
-  of a cpu used by neither side) even after {reruns} reruns.
-
+- server tests: {e.get('servers', '-')}
+- runtime tests: {e.get('runtime', '-')}
+- load: {kept} measured tests kept, {noisy} of them noisy (more than {threshold}% of a cpu
+  used by neither side) even after {reruns} reruns.
+{busy}
 **These absolute figures hold only for this machine.** Another CPU, core count, kernel or
 load moves them; the ratios travel better, but not far either. Rerun it where it matters.
 
@@ -99,11 +106,12 @@ and client/server logs in `results/bench/<time>/`.
   exchange and gone idle. Measured in the first pass only: it repeats to within a few bytes.
 - **Fiber runtime.** runtime_bench and Go's microbench run the same tests at the same sizes,
   each side in its own processes, 1 thread pinned and 2 threads unpinned. The cross-thread
-  ping-pong forces every message across threads; Go's only ping-pong (its scheduler keeps both
-  goroutines on one P) is the figure beside it, so that ratio is the cost of the hop, not a
+  ping-pong forces every message across threads; Go's ordinary ping-pong (its scheduler keeps
+  both goroutines on one P) is the figure beside it, so that ratio is the cost of the hop, not a
   like-for-like. One-at-a-time loops stop a repetition after a time bound on a loaded machine.
 - **Noise.** For every test, CPU used by neither the server nor the client comes from
-  /proc/stat minus the two processes' own ticks ("other CPU %"). Above the threshold the test
+  /proc/stat minus the two processes' own ticks ("other CPU %", in percent of one cpu: up to
+  100 × cpus). Above the threshold the test
   is measured again once; a test still noisy is counted in "noisy runs" (bold) and starred in
   the chart. Noisy figures are kept, not hidden: treat them as approximate.
 - **Ratios** are spindle ÷ reference, medians over passes with min–max beside them. In the
