@@ -5,9 +5,9 @@
 # runtime section (bench/runtime.sh), then writes the table and the chart.
 #
 # Usage: bench/report.sh [--quick] [--publish | --no-publish]
-#   default       3 passes (about 12 minutes on 2 cores); publishes docs/BENCHMARKS.md and
-#                 docs/benchmarks.svg
-#   --quick       1 short pass (under 3 minutes once built); publishes only with --publish
+#   default       3 passes: about 10 minutes of measuring after the build (2 cores); publishes
+#                 docs/BENCHMARKS.md and docs/benchmarks.svg
+#   --quick       1 short pass: about 3 minutes after the build; publishes only with --publish
 #   --no-publish  leave docs/ alone
 # Everything lands in results/bench/<time>/: summary.md (the tables), benchmarks.svg (the
 # chart), BENCHMARKS.md (the page), the raw rows and the logs. The sections' own settings
@@ -51,7 +51,8 @@ build_spindle spindle-server runtime_bench
 build_go echo_server echo_load http_server microbench chan_fanout
 build_asio echo_server http_server
 export SKIP_BUILD=1
-log "built in $((EPOCHSECONDS - START))s"
+BUILD_S=$((EPOCHSECONDS - START))
+log "built in ${BUILD_S}s"
 
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ -n $(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null) ]]; then
@@ -64,7 +65,7 @@ RERUN_BUDGET_S=$RUNTIME_RERUN_S "$ROOT/bench/runtime.sh" "${QARG[@]}"
 python3 "$ROOT/bench/tools/table.py" "$OUT" >"$OUT/summary.md"
 python3 "$ROOT/bench/tools/chart.py" "$OUT" "$MODE run, $(nproc) cpus, $(date -u +%Y-%m-%d)"
 WALL=$((EPOCHSECONDS - START))
-python3 "$ROOT/bench/tools/document.py" "$OUT" "$MODE" "$WALL" "$COMMIT" benchmarks.svg >"$OUT/BENCHMARKS.md"
+python3 "$ROOT/bench/tools/document.py" "$OUT" "$MODE" "$WALL" "$BUILD_S" "$COMMIT" benchmarks.svg >"$OUT/BENCHMARKS.md"
 
 cat "$OUT/summary.md"
 if ((PUBLISH)); then

@@ -117,7 +117,7 @@ def med(xs):
 def cell(xs):
     if not xs:
         return "-"
-    if len(xs) == 1 or min(xs) == max(xs):
+    if num(min(xs)) == num(max(xs)):  # no spread worth printing
         return num(med(xs))
     return f"{num(med(xs))} ({num(min(xs))}–{num(max(xs))})"
 
@@ -227,7 +227,7 @@ class Report:
             self.out()
             conns, size = test.removeprefix("echo-c").split("-")
             self.server_table(test, servers, ECHO_COLUMNS, "TCP echo, 1 thread",
-                              f"{conns} conns, {size.removesuffix('B')} B")
+                              f"{conns} conns, {size.replace('KiB', ' KiB').replace('4B', '4 B')}")
 
     def idle(self):
         tests = [t for t in ("idle-echo", "idle-http") if t in self.data]
