@@ -36,7 +36,7 @@ QARG=()
 START=$EPOCHSECONDS
 
 # Seconds each section may spend re-measuring noisy tests (servers, runtime).
-if ((QUICK)); then RERUNS_S=${RERUNS_S:-"15 5"}; else RERUNS_S=${RERUNS_S:-"60 20"}; fi
+if ((QUICK)); then RERUNS_S=${RERUNS_S:-"10 5"}; else RERUNS_S=${RERUNS_S:-"60 20"}; fi
 read -r SERVERS_RERUN_S RUNTIME_RERUN_S <<<"$RERUNS_S"
 
 export OUT=${OUT:-$ROOT/results/bench/$(date +%Y%m%d-%H%M%S)}

@@ -189,7 +189,7 @@ idle_test() {  # SERVER
     sleep 0.1
   done
   if ((ok)); then
-    sleep 1  # the last connections reach their idle state
+    sleep 0.5  # the last connections reach their idle state
     local after open failed
     after=$(rss_kb "${SERVER_PIDS[@]}")
     open=$(sed -n 's/^READY .* open=\([0-9]*\) .*/\1/p' "$logf")
