@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <array>
+#include <cstring>
 
 #include "spindle/tcp/buffer_pool.hpp"
 
@@ -35,25 +36,32 @@ Task<bool> send_back(const Context& ctx, tcp::Conn& conn, const EchoOptions& opt
   co_return !put.error;
 }
 
-/// After a full head: sends back the rest of what is readable now, through a buffer borrowed
-/// for the purpose. False if the connection is done (then our side is half-closed after the
-/// last byte if the peer half-closed).
-Task<bool> send_back_rest(const Context& ctx, tcp::Conn& conn, const EchoOptions& options) {
+/// After a full head: more is probably waiting. Reads it behind the head in a buffer borrowed
+/// for the purpose and sends everything back in one write per buffer — never the head alone,
+/// which would cost a write and wake the peer twice per message. False if the connection is
+/// done (then our side is half-closed after the last byte if the peer half-closed).
+Task<bool> send_back_with_rest(const Context& ctx, tcp::Conn& conn, const EchoOptions& options,
+                               std::span<const char> head) {
   auto buffer = tcp::PooledBuffer::borrow();
+  std::memcpy(buffer.data(), head.data(), head.size());
+  std::size_t filled = head.size();
   for (;;) {
-    const tcp::IoResult got = conn.try_read(buffer.span());
-    if (got.error == asio::error::would_block) co_return true;
-    if (got.error || got.bytes == 0) {
+    const std::size_t room = tcp::PooledBuffer::size - filled;
+    const tcp::IoResult got = conn.try_read(buffer.span().subspan(filled));
+    const bool ended = got.error && got.error != asio::error::would_block;
+    if (!got.error) filled += got.bytes;
+    if (filled > 0 && !co_await send_back(ctx, conn, options, {buffer.data(), filled})) co_return false;
+    filled = 0;
+    if (ended) {
       if (got.error == asio::error::eof) conn.shutdown_send();
       co_return false;
     }
-    if (!co_await send_back(ctx, conn, options, {buffer.data(), got.bytes})) co_return false;
-    // A short read means the socket is drained; a later arrival wakes the next read.
-    if (got.bytes < tcp::PooledBuffer::size) co_return true;
+    // Nothing more, or a short read (the socket is drained): a later arrival wakes the next read.
+    if (got.error || got.bytes < room) co_return true;
   }
 }
 
-/// Handles one read: sends the head back and, if it was full, the rest. False if the
+/// Handles one read: sends the head back, with the rest if it was full. False if the
 /// connection is done. Kept out of echo() so echo's frame — what an idle connection holds —
 /// has room for just the head and one await.
 Task<bool> respond(const Context& ctx, tcp::Conn& conn, const EchoOptions& options,
@@ -64,10 +72,12 @@ Task<bool> respond(const Context& ctx, tcp::Conn& conn, const EchoOptions& optio
       spdlog::debug("echo {}: idle for {}ms, closing", conn.peer(), options.idle_timeout.count());
     co_return false;
   }
-  if (!co_await send_back(ctx, conn, options, head.first(got.bytes))) co_return false;
-  if (got.bytes < head.size()) co_return true;
-  // (No co_await inside || here: GCC 12 miscompiles awaits in short-circuit operands.)
-  const bool more = co_await send_back_rest(ctx, conn, options);
+  // (No co_await inside ?: or || here: GCC 12 miscompiles awaits in such operands.)
+  bool more;
+  if (got.bytes < head.size())
+    more = co_await send_back(ctx, conn, options, head.first(got.bytes));
+  else
+    more = co_await send_back_with_rest(ctx, conn, options, head);
   co_return more;
 }
 
