@@ -173,6 +173,22 @@ SPINDLE_TEST("fuzz finding: table headers no key can start are a config error, n
   }
 }
 
+SPINDLE_TEST("fuzz finding: bytes other than ASCII outside comment lines are refused before toml++") {
+  // toml++ 3.3 reaches __builtin_unreachable deciding whether U+0196 (and many more) is
+  // whitespace: UBSan reported it; a release build goes on into undefined behaviour.
+  for (const char* text : {"\xc6\x96t = 1\n", "threads = 2 \xc2\xa1\n", "[echo]\nlisten = \"\xc3\xa9:1\"\n"}) {
+    CAPTURE(text);
+    TempFile file(text);
+    const std::string message = error_of({"--config", file.path});
+    CHECK(message.starts_with("config error: file " + file.path + " at line "));
+    CHECK(has(message, "other than ASCII"));
+  }
+  // Comment lines may say anything.
+  TempFile commented("# caf\xc3\xa9 \xe2\x80\x94 datacenter\n  # \xc6\x96\nthreads = 2\n");
+  CHECK(load({"--config", commented.path}, {}).config.threads == 2);
+  CHECK(has(error_of({"--config", "/tmp"}), "is a directory"));
+}
+
 SPINDLE_TEST("--help lists every option with its environment variable and default") {
   try {
     load({"--help"}, {});
