@@ -37,6 +37,7 @@ struct Service::Connection {
   std::vector<Field> fields;  // lent to each request's head, for its capacity
   bool close = false;     // close after the current response
   bool linger = false;    // on close, first drain what the client still sends (see serve)
+  bool write_failed = false;  // a write failed: later flushes fail at once (see flush)
 
   std::string_view data() const noexcept { return {buf.get() + begin, end - begin}; }
   std::size_t buffered() const noexcept { return end - begin; }
@@ -47,7 +48,8 @@ struct Service::Connection {
   /// Moves the unconsumed bytes to the start of the buffer.
   void compact() noexcept;
   /// Writes the first `n` bytes of `out` (all by default), waiting at most the write
-  /// timeout, and removes them.
+  /// timeout, and removes them. Once a write failed, returns that error without writing: the
+  /// connection only closes then, and the rest of `out` can no longer go out in order.
   Task<std::error_code> flush(const Context& ctx, std::size_t n = std::string::npos);
 };
 

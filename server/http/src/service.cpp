@@ -139,16 +139,26 @@ void Service::Connection::compact() noexcept {
 }
 
 Task<std::error_code> Service::Connection::flush(const Context& ctx, std::size_t n) {
+  // A failed write is final. Trying again would wait on a client that reads nothing for
+  // another write timeout (the close after a cut-short response flushes again), and would
+  // send again bytes that partly went out.
+  if (write_failed) co_return make_error_code(asio::error::shut_down);
   n = std::min(n, out.size());
   if (n == 0) co_return std::error_code{};
   const std::span<const char> bytes(out.data(), n);
   tcp::IoResult put = conn.try_write(bytes);
   std::size_t sent = put.error ? 0 : put.bytes;
-  if (put.error && put.error != asio::error::would_block) co_return put.error;
+  if (put.error && put.error != asio::error::would_block) {
+    write_failed = true;
+    co_return put.error;
+  }
   if (sent < n) {
     auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
     co_await conn.write_all_into(write_ctx, bytes.subspan(sent), put);
-    if (put.error) co_return put.error;
+    if (put.error) {
+      write_failed = true;
+      co_return put.error;
+    }
   }
   out.erase(0, n);
   co_return std::error_code{};
