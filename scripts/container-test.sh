@@ -76,7 +76,8 @@ bg_pids=()
 cleanup() {
   local pid
   for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  pm rm -f -t 0 "$NAME" "$NAME-print" >/dev/null 2>&1 || true
+  local c
+  for c in "$NAME" "$NAME-print"; do pm rm --force --ignore --time 0 "$c" >/dev/null 2>&1 || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -189,18 +190,23 @@ t=$(now_ms)
 pm_run -d --name "$NAME" -p 127.0.0.1::8080 -p 127.0.0.1::7007 \
   --read-only --cap-drop=ALL --security-opt=no-new-privileges "$IMAGE" >/dev/null ||
   fail "podman run failed"
+exited() {  # fails with the container's last log lines and exit code if it is not running
+  [[ $(pm inspect --format '{{.State.Running}}' "$NAME") == true ]] && return 1
+  pm logs "$NAME" 2>&1 | tail -n 20
+  fail "the container exited (code $(pm inspect --format '{{.State.ExitCode}}' "$NAME")) $1"
+}
 http_port=$(pm port "$NAME" 8080/tcp | sed -n '1s/.*://p')
 echo_port=$(pm port "$NAME" 7007/tcp | sed -n '1s/.*://p')
-[[ -n $http_port && -n $echo_port ]] || fail "no published ports (podman port $NAME)"
+if [[ -z $http_port || -z $echo_port ]]; then
+  exited "at once" || true
+  fail "no published ports (podman port $NAME)"
+fi
 url=http://127.0.0.1:$http_port
 echo "http on 127.0.0.1:$http_port, echo on 127.0.0.1:$echo_port"
 
 for ((i = 0; ; i++)); do
   curl -fsS --max-time 1 -o /dev/null "$url/healthz" 2>/dev/null && break
-  if [[ $(pm inspect --format '{{.State.Running}}' "$NAME") != true ]]; then
-    pm logs "$NAME" 2>&1 | tail -n 20
-    fail "the container exited before /healthz answered"
-  fi
+  exited "before /healthz answered" || true
   ((i < 300)) || { pm logs "$NAME" 2>&1 | tail -n 20; fail "/healthz did not answer 200 within 30 s"; }
   sleep 0.1
 done
