@@ -8,6 +8,8 @@
 #   3. builds the suite with -fsanitize=address,undefined and runs it
 #   4. builds the suite with -fsanitize=thread and runs it
 #   5. builds the libFuzzer targets with clang and runs each briefly (FUZZ_SECONDS, default 20)
+#   6. builds the container image with podman and checks it (scripts/container-test.sh;
+#      CONTAINER_STATE=DIR keeps podman's images between runs)
 # --fast stops after step 2. Build folders: build-test/, build-asan/, build-tsan/.
 # Exits non-zero on the first failure.
 set -euo pipefail
@@ -46,5 +48,8 @@ if command -v clang++ >/dev/null; then
   step "fuzz the HTTP parser (short run; fuzz/run.sh SECONDS for a long one)"
   fuzz/run.sh "${FUZZ_SECONDS:-20}"
 fi
+
+step "container image: podman build (suite in the build stage), run, drain (scripts/container-test.sh)"
+scripts/container-test.sh
 
 step "all green"
