@@ -27,7 +27,7 @@ class Server:
     ARGS = [
         "--http", "127.0.0.1:0", "--echo", "127.0.0.1:0", "--threads", "2",
         "--log-format", "json", "--log-level", "info", "--http-access-log", "false",
-        "--http-header-timeout", "2s", "--http-write-timeout", "2s", "--http-body-timeout", "5s",
+        "--http-header-timeout", "5s", "--http-write-timeout", "2s", "--http-body-timeout", "5s",
         "--http-request-timeout", "20s", "--http-idle-timeout", "120s", "--echo-idle-timeout", "4s",
         "--http-max-body", "8MiB", "--http-max-connections", "15000", "--echo-max-connections", "15000",
         "--shutdown-grace", "5s",

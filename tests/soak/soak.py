@@ -33,7 +33,7 @@ from hostile import hostile  # noqa: E402
 from server import Server  # noqa: E402
 from stats import Stats  # noqa: E402
 
-TIMEOUTS = {"header": 2, "write": 2, "echo_idle": 4}  # as Server.ARGS sets them
+TIMEOUTS = {"header": 5, "write": 2, "echo_idle": 4}  # as Server.ARGS sets them
 RSS_GROWTH_FLOOR_KIB = 8 * 1024
 RSS_GROWTH_FRACTION = 0.10
 RSS_PEAK_LIMIT_KIB = 512 * 1024
@@ -160,7 +160,7 @@ async def soak(args) -> dict:
         "check_samples": stats.checks[:20],
         "bytes_verified": c["bytes_verified"],
         "hostile": {k: v for k, v in sorted(c.items()) if k.startswith(("hostile", "slowloris", "never_read", "silent",
-                                                                         "half_close", "oversized", "garbage"))},
+                                                                         "half_close", "oversized", "garbage", "client_late"))},
         "burst": burst_result,
         "rss_kib": rss,
         "fds": {"baseline": baseline["fds"], "end": after["fds"], "peak": max(s["fds"] for s in samples)},
