@@ -95,7 +95,7 @@ std::uint64_t bounded_size(std::string_view v, std::uint64_t min, std::uint64_t 
 const std::vector<Key>& schema() {
   static const std::vector<Key> keys = {
       {"threads", "SPINDLE_THREADS", "--threads", "N",
-       "worker threads; 0 = one per hardware thread",
+       "worker threads; 0 = one per usable CPU (affinity, container CPU limit)",
        [](ServerConfig& c, std::string_view v) { c.threads = static_cast<unsigned>(parse_integer(v, 0, 1024)); },
        [](const ServerConfig& c) { return std::to_string(c.threads); }, false},
       {"shutdown_grace", "SPINDLE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",

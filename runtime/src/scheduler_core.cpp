@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 
+#include "spindle/cpu_count.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/registry.hpp"
 #include "spindle/detail/worker.hpp"
@@ -60,7 +61,7 @@ std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads) {
 }
 
 SchedulerCore::SchedulerCore(unsigned threads) {
-  if (threads == 0) threads = std::max(1u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = available_cpus();
   workers_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
 }

@@ -419,12 +419,12 @@ def check_manifests_in(root, server, scratch):
     else:
         limit = cpu_cores(res["limits"]["cpu"])
         threads = int(values["threads"])
-        if threads == 0 or threads > math.ceil(limit):
-            fail("resources", f"threads = {threads} with limits.cpu {res['limits']['cpu']}: 0 counts the "
-                              "node's CPUs; set threads to the CPU limit")
+        if threads > math.ceil(limit):
+            fail("resources", f"threads = {threads} with limits.cpu {res['limits']['cpu']}: more workers "
+                              "than CPUs; 0 follows the limit")
         else:
-            passed("resources", f"requests and limits set; {threads} threads for limits.cpu "
-                                f"{res['limits']['cpu']}")
+            shown = "one worker per CPU of the limit" if threads == 0 else f"{threads} threads"
+            passed("resources", f"requests and limits set; {shown} for limits.cpu {res['limits']['cpu']}")
 
     # Replicas, selectors and the disruption budget.
     replicas = deployment["spec"].get("replicas", 1)

@@ -20,7 +20,8 @@ class SchedulerCore;
 
 /// Settings of a Scheduler.
 struct SchedulerOptions {
-  /// Worker threads, each running its own io_context; 0 means one per hardware thread.
+  /// Worker threads, each running its own io_context; 0 means one per CPU the process may
+  /// use (available_cpus(): its affinity, capped by a container's CPU limit).
   unsigned threads = 0;
 };
 

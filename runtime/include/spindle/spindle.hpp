@@ -3,6 +3,7 @@
 
 #include "spindle/channel.hpp"
 #include "spindle/context.hpp"
+#include "spindle/cpu_count.hpp"
 #include "spindle/error.hpp"
 #include "spindle/fiber_info.hpp"
 #include "spindle/go.hpp"
