@@ -3,11 +3,11 @@
 #
 # Usage: scripts/test.sh [--fast]
 #   1. installs missing Debian packages (scripts/install-deps.sh test)
-#   2. builds with -Wall -Wextra -Werror and runs the doctest suite and the other CTest tests
-#      (the installed-package consumer, ...)
+#   2. builds with -Wall -Wextra -Werror and runs the doctest suite (exhaustion cases included)
+#      and the other CTest tests (installed-package consumer, deploy manifest checks, 60 s soak)
 #   3. builds the suite with -fsanitize=address,undefined and runs it
 #   4. builds the suite with -fsanitize=thread and runs it
-#   5. builds the libFuzzer targets with clang and runs each briefly (FUZZ_SECONDS, default 20)
+#   5. builds the libFuzzer targets with clang and runs each briefly (FUZZ_SECONDS, default 60)
 #   6. builds the container image with podman and checks it (scripts/container-test.sh;
 #      CONTAINER_STATE=DIR keeps podman's images between runs)
 # --fast stops after step 2. Build folders: build-test/, build-asan/, build-tsan/.
@@ -45,8 +45,8 @@ build build-tsan -DCMAKE_BUILD_TYPE=Debug -DSPINDLE_SANITIZE=thread
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 build-tsan/tests/spindle_tests
 
 if command -v clang++ >/dev/null; then
-  step "fuzz the HTTP parser (short run; fuzz/run.sh SECONDS for a long one)"
-  fuzz/run.sh "${FUZZ_SECONDS:-20}"
+  step "fuzz each target (short run; fuzz/run.sh 600 for a long one)"
+  fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi
 
 step "container image: podman build (suite in the build stage), run, drain (scripts/container-test.sh)"
