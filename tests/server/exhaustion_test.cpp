@@ -29,12 +29,15 @@
 
 #include "support/http_client.hpp"
 #include "support/spindle_test.hpp"
+#include "support/process_stats.hpp"
 #include "support/subprocess.hpp"
 #include "support/tcp_client.hpp"
 
 TEST_SUITE_BEGIN("exhaustion");
 
 using namespace std::chrono_literals;
+using spindle::test::cpu_ticks;
+using spindle::test::status_kib;
 using spindle::test::Subprocess;
 using spindle::test::TcpClient;
 using Clock = std::chrono::steady_clock;
@@ -86,33 +89,6 @@ struct HttpServer {
   std::uint16_t port = 0;
 };
 
-/// A /proc/<pid>/status field in KiB (VmRSS, VmHWM).
-long status_kib(int pid, const std::string& field) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  std::string key;
-  long value = 0;
-  while (status >> key) {
-    if (key == field + ":") {
-      status >> value;
-      return value;
-    }
-    status.ignore(4096, '\n');
-  }
-  return 0;
-}
-
-/// User + system CPU time of process `pid` so far, in clock ticks.
-long cpu_ticks(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));
-  std::string f;
-  long ticks = 0;
-  for (int i = 3; fields >> f && i <= 15; ++i)
-    if (i == 14 || i == 15) ticks += std::stol(f);
-  return ticks;
-}
 
 /// The value of one line of GET /metrics ("spindle_fibers_live", ...).
 double metric(std::uint16_t port, const std::string& name) {

@@ -15,12 +15,14 @@
 
 #include "support/spindle_test.hpp"
 #include "support/http_client.hpp"
+#include "support/process_stats.hpp"
 #include "support/subprocess.hpp"
 #include "support/tcp_client.hpp"
 
 TEST_SUITE_BEGIN("server");
 
 using namespace std::chrono_literals;
+using spindle::test::cpu_ticks;
 using spindle::test::Subprocess;
 using spindle::test::TcpClient;
 
@@ -151,28 +153,6 @@ SPINDLE_TEST("text logs for people: --log-format text") {
   CHECK(server.wait(10s) == 0);
   CHECK(std::regex_search(server.err(), std::regex(R"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} info  echo listening on)")));
 }
-
-namespace {
-
-/// User + system CPU time of process `pid` so far, in clock ticks.
-long cpu_ticks(int pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  std::istringstream fields(line.substr(line.rfind(')') + 2));
-  std::string f;
-  long utime = 0, stime = 0;
-  for (int i = 3; fields >> f; ++i) {
-    if (i == 14) utime = std::stol(f);
-    if (i == 15) {
-      stime = std::stol(f);
-      break;
-    }
-  }
-  return utime + stime;
-}
-
-}  // namespace
 
 SPINDLE_TEST("out of file descriptors: accept backs off without spinning, and recovers") {
   // 64 descriptors: the server's own (epoll, eventfds, listeners, logs; more under sanitizers)
