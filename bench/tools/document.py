@@ -10,6 +10,8 @@ import os
 import sys
 import time
 
+from table import rows  # same folder: the one reader of the result rows
+
 
 def env(out):
     lines = {}
@@ -23,18 +25,12 @@ def env(out):
 def noise(out):
     """-> (measured tests kept, of them still noisy, reruns done)"""
     kept = noisy = reruns = 0
-    for name in ("servers.tsv", "runtime.tsv"):
-        path = os.path.join(out, name)
-        if not os.path.exists(path):
-            continue
-        with open(path) as f:
-            for line in f:
-                parts = line.rstrip("\n").split("\t")
-                if len(parts) == 5 and parts[3] == "noisy":
-                    kept += 1
-                    noisy += parts[4] == "1"
-                elif len(parts) == 5 and parts[3] == "reruns":
-                    reruns += int(float(parts[4]))
+    for _, _, _, metric, value in rows(out):
+        if metric == "noisy":
+            kept += 1
+            noisy += value == "1"
+        elif metric == "reruns":
+            reruns += int(float(value))
     return kept, noisy, reruns
 
 

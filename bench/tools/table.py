@@ -75,9 +75,8 @@ def server_name(server):
     return f"{NAMES.get(impl, impl)}, {n} {unit}{'s' if n > 1 else ''}"
 
 
-def load(out):
-    """-> data[test][server][metric] = [values by run], in file order."""
-    data = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+def rows(out):
+    """Yields (run, test, server, metric, value) for every row of OUT's servers.tsv and runtime.tsv."""
     for name in ("servers.tsv", "runtime.tsv"):
         path = os.path.join(out, name)
         if not os.path.exists(path):
@@ -85,13 +84,18 @@ def load(out):
         with open(path) as f:
             for line in f:
                 parts = line.rstrip("\n").split("\t")
-                if len(parts) != 5:
-                    continue
-                _, test, server, metric, value = parts
-                try:
-                    data[test][server][metric].append(float(value))
-                except ValueError:
-                    pass
+                if len(parts) == 5:
+                    yield parts
+
+
+def load(out):
+    """-> data[test][server][metric] = [values by run], in file order."""
+    data = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for _, test, server, metric, value in rows(out):
+        try:
+            data[test][server][metric].append(float(value))
+        except ValueError:
+            pass
     return data
 
 
