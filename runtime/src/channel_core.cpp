@@ -130,7 +130,7 @@ Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept {
   return {a.index, outcome(a.result)};
 }
 
-Task<Selected> select_cases(Context ctx, std::source_location where, SelectCase* cases,
+Task<Selected> select_cases(const Context& ctx, std::source_location where, SelectCase* cases,
                             std::size_t n) {
   const std::size_t start = random_start(n);
   {
@@ -140,12 +140,14 @@ Task<Selected> select_cases(Context ctx, std::source_location where, SelectCase*
   }
   if (ctx.done()) co_return Selected{-1, ctx.err()};
 
+  // The channels are kept alive by the cases, which the caller holds across the await.
+  const CancelRef cancel(ctx.canceller());
   SmallArray<ChanWaiter> waiters(n);
   ParkedSelect parked{cases, &waiters};
   ParkOp op;
   op.owner = &parked;
   op.dequeue = &ParkedSelect::dequeue;
-  co_await op.suspend(ctx.canceller(), where, [&](ParkOp& self) noexcept {
+  co_await op.suspend(cancel.get(), where, [&](ParkOp& self) noexcept {
     LockAll locks(cases, n);
     // Nothing else can claim the op yet: it is in no list and not registered with ctx.
     const Attempt a = attempt(cases, n, start);

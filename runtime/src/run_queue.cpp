@@ -24,6 +24,9 @@ void RunQueue::push(RunNode* node) noexcept {
 }
 
 void RunQueue::schedule() noexcept {
+  // The plain load first: while a batch runs the flag is set, and a fiber waking another on
+  // its own thread then pays no atomic read-modify-write.
+  if (scheduled_.load(std::memory_order_acquire)) return;
   if (!scheduled_.exchange(true, std::memory_order_acq_rel))
     asio::post(io_, [this] { drain(); });
 }

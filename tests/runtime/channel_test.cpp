@@ -139,6 +139,40 @@ SPINDLE_TEST("a cancelled receive consumes nothing; a cancelled send delivers no
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("a parked operation outlives the handle and context it was given") {
+  // Operations borrow the channel handle and the context until they park; a parked one holds
+  // its own references. Here both the only handle and the only reference to the wait's
+  // context are replaced while a receiver and a sender are parked on them; the deadline
+  // must still reach them (AddressSanitizer would see a freed channel or context here).
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    struct Shared {
+      Channel<int> ch;
+      Context wait_ctx;
+    };
+    for (const bool sending : {false, true}) {
+      Shared shared;
+      shared.wait_ctx = with_timeout(ctx, 30ms).ctx;  // the timeout's cancel function is dropped
+      auto parked = go(ctx, [sending](Context, Shared& s) -> Task<std::error_code> {
+        if (sending) co_return co_await s.ch.send(s.wait_ctx, 1);
+        co_return (co_await s.ch.recv(s.wait_ctx)).error();
+      }, std::ref(shared));
+      co_await sleep(ctx, 5ms);
+      shared.ch = Channel<int>();
+      shared.wait_ctx = Context();
+      // Bounded, so a wait that lost its context fails here instead of hanging.
+      std::error_code got;
+      try {
+        got = co_await parked.join(with_timeout(ctx, 2s).ctx);
+      } catch (const ContextError&) {
+        FAIL_CHECK("the parked operation was not woken by its context's deadline");
+      }
+      CHECK(got == Errc::deadline_exceeded);
+    }
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
 SPINDLE_TEST("no value is lost or duplicated when cancellations race with transfers") {
   // Senders and receivers on two threads, each op under its own short deadline, so many
   // operations are cancelled just as a partner arrives. Every send that reports success

@@ -128,41 +128,49 @@ class ChannelState final : public ChannelBase {
   throw ChannelClosed("spindle::Channel: send on closed channel");
 }
 
+// The channel and the context are borrowed until the operation parks (see Channel::send):
+// the common, unparked path then costs no reference-count traffic. A parked operation holds
+// its own references, so a handle reassigned or dropped meanwhile cannot free what it waits on.
+
 template <class T>
-Task<std::error_code> channel_send(Ref<ChannelState<T>> ch, Context ctx, T value,
+Task<std::error_code> channel_send(ChannelState<T>& ch, const Context& ctx, T value,
                                    std::source_location where) {
-  SelectCase c{ch.get(), true, &value, &ChannelState<T>::send_now};
+  SelectCase c{&ch, true, &value, &ChannelState<T>::send_now};
   CaseResult now;
   {
-    std::lock_guard lock(ch->mu);
+    std::lock_guard lock(ch.mu);
     now = ChannelState<T>::send_now(c);
   }
   if (now == CaseResult::closed) throw_send_on_closed();
   if (now == CaseResult::done) co_return std::error_code{};
   if (ctx.done()) co_return ctx.err();
+  const Ref<ChannelState<T>> keep(&ch);
+  const CancelRef cancel(ctx.canceller());
   ParkOp op;
   SingleWait wait;
-  co_await park_single(op, wait, ctx.canceller(), where, c);
+  co_await park_single(op, wait, cancel.get(), where, c);
   if (op.fired < 0) co_return op.result();  // not delivered: the value is dropped with this frame
   if (op.result()) throw_send_on_closed();
   co_return std::error_code{};
 }
 
 template <class T>
-Task<Received<T>> channel_recv(Ref<ChannelState<T>> ch, Context ctx, std::source_location where) {
+Task<Received<T>> channel_recv(ChannelState<T>& ch, const Context& ctx, std::source_location where) {
   std::optional<T> out;
-  SelectCase c{ch.get(), false, &out, &ChannelState<T>::recv_now};
+  SelectCase c{&ch, false, &out, &ChannelState<T>::recv_now};
   CaseResult now;
   {
-    std::lock_guard lock(ch->mu);
+    std::lock_guard lock(ch.mu);
     now = ChannelState<T>::recv_now(c);
   }
   if (now == CaseResult::done) co_return Received<T>(std::move(out), {});
   if (now == CaseResult::closed) co_return Received<T>(std::nullopt, Errc::closed);
   if (ctx.done()) co_return Received<T>(std::nullopt, ctx.err());
+  const Ref<ChannelState<T>> keep(&ch);
+  const CancelRef cancel(ctx.canceller());
   ParkOp op;
   SingleWait wait;
-  co_await park_single(op, wait, ctx.canceller(), where, c);
+  co_await park_single(op, wait, cancel.get(), where, c);
   // Cancelled (fired < 0): nothing was consumed. Closed: nothing to take.
   if (op.fired < 0 || op.result()) co_return Received<T>(std::nullopt, op.result());
   co_return Received<T>(std::move(out), {});
@@ -187,16 +195,20 @@ class Channel {
   /// Sends `value`, waiting for a receiver or buffer room. Yields an empty error code once
   /// delivered, or ctx.err() if the context ended first — the value was then not delivered.
   /// Throws ChannelClosed if the channel is (or gets) closed.
-  Task<std::error_code> send(Context ctx, T value,
+  ///
+  /// Like an Asio I/O object's operations, the task uses this handle and `ctx` by reference
+  /// until it starts: await it in the expression that made it, `co_await ch.send(ctx, v)`
+  /// (temporaries live until the await ends). Once parked it holds references of its own.
+  Task<std::error_code> send(const Context& ctx, T value,
                              std::source_location where = std::source_location::current()) const {
-    return detail::channel_send(state_, std::move(ctx), std::move(value), where);
+    return detail::channel_send(*state_, ctx, std::move(value), where);
   }
 
   /// Receives a value, waiting for one. Errc::closed once closed and drained; ctx.err() if
-  /// the context ended first — nothing was consumed then.
-  Task<Received<T>> recv(Context ctx,
+  /// the context ended first — nothing was consumed then. Await it at once, as send().
+  Task<Received<T>> recv(const Context& ctx,
                          std::source_location where = std::source_location::current()) const {
-    return detail::channel_recv(state_, std::move(ctx), where);
+    return detail::channel_recv(*state_, ctx, where);
   }
 
   /// Sends without waiting: true if delivered (then `value` was moved from), false if it would

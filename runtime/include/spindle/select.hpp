@@ -9,11 +9,12 @@
 
 namespace spindle {
 
-/// The first argument of select(): the context that aborts it, and the call site.
+/// The first argument of select(): the context that aborts it, and the call site. It refers
+/// to the caller's context, as select() refers to its cases: await the select at once.
 struct SelectOn {
-  SelectOn(Context ctx, std::source_location where = std::source_location::current())
-      : ctx(std::move(ctx)), where(where) {}
-  Context ctx;
+  SelectOn(const Context& ctx, std::source_location where = std::source_location::current())
+      : ctx(ctx), where(where) {}
+  const Context& ctx;
   std::source_location where;
 };
 

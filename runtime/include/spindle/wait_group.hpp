@@ -46,8 +46,9 @@ class WaitGroup {
   [[nodiscard]] DoneGuard done_on_exit() noexcept { return DoneGuard(*this); }
 
   /// Suspends until the counter is zero (at once if it is). Yields an empty error code, or
-  /// ctx.err() if the context ended first.
-  Task<std::error_code> wait(Context ctx,
+  /// ctx.err() if the context ended first. Await it at once: `ctx` is used by reference
+  /// until the task starts (see Channel::send).
+  Task<std::error_code> wait(const Context& ctx,
                              std::source_location where = std::source_location::current());
 
   /// The current count.

@@ -107,7 +107,7 @@ inline auto park_single(ParkOp& op, SingleWait& wait, CancelNode* ctx, std::sour
 /// that starts at a random case so no ready case is starved; else parks on every channel and
 /// on `ctx` at once until exactly one fires. Returns the fired index with an empty error, the
 /// index with Errc::closed when that case's channel was closed, or -1 and ctx's error.
-Task<Selected> select_cases(Context ctx, std::source_location where, SelectCase* cases,
+Task<Selected> select_cases(const Context& ctx, std::source_location where, SelectCase* cases,
                             std::size_t n);
 /// The non-blocking form: the index of a case completed now, or -1 (Go's `default:`).
 Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept;
