@@ -243,6 +243,53 @@ SPINDLE_TEST("many fibers across threads all run and are joined") {
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("yield lets the fibers already runnable go first, then continues") {
+  Scheduler sched({.threads = 1});
+  std::string order = sched.block_on([](Context ctx) -> Task<std::string> {
+    std::string log;
+    auto a = go(ctx, [&log](Context) -> Task<> {
+      log += "a1 ";
+      co_await yield();
+      log += "a2 ";
+    });
+    auto b = go(ctx, [&log](Context) -> Task<> {
+      log += "b ";
+      co_return;
+    });
+    co_await a.join(ctx);
+    co_await b.join(ctx);
+    co_return log;
+  });
+  CHECK(order == "a1 b a2 ");
+  CHECK_THROWS_AS(yield()(nullptr), std::logic_error);  // outside a fiber
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("a fiber that only yields is still stopped by its context, or reported at shutdown") {
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    auto polite = go(ctx, [](Context c) -> Task<int> {
+      int turns = 0;
+      while (!c.done()) {
+        co_await yield();
+        ++turns;
+      }
+      co_return turns;
+    });
+    co_await sleep(ctx, 5ms);  // the sleeping fiber's timer still fires between the turns
+    polite.cancel();
+    CHECK(co_await polite.join(ctx) > 0);
+    go(ctx, [](Context) -> Task<> {
+      for (;;) co_await yield();  // ignores its context: a leak
+    }).detach();
+  });
+  const auto leaked = sched.shutdown(50ms);
+  REQUIRE(leaked.size() == 1);
+  CHECK(leaked[0].canceled);
+  CHECK(live_fiber_count() == 0);  // destroyed while queued, not left running
+  CHECK(testing::take_leaks().size() == 1);
+}
+
 SPINDLE_TEST("a park hook runs once, when the fiber first waits, and not once cleared") {
   Scheduler sched({.threads = 1});
   sched.block_on([](Context ctx) -> Task<> {

@@ -13,3 +13,4 @@
 #include "spindle/task.hpp"
 #include "spindle/task_group.hpp"
 #include "spindle/wait_group.hpp"
+#include "spindle/yield.hpp"
