@@ -110,7 +110,11 @@ and client/server logs in `results/bench/<time>/`.
   /proc/stat minus the two processes' own ticks ("other CPU %", in percent of one cpu: up to
   100 × cpus). Above the threshold the test
   is measured again once; a test still noisy is counted in "noisy runs" (bold) and starred in
-  the chart. Noisy figures are kept, not hidden: treat them as approximate.
+  the chart. Noisy figures are kept, not hidden: treat them as approximate. What this cannot
+  see is the host of a virtual machine lending its cpus to other guests (these machines report
+  no steal time): on the machine of this page every server, references alike, has run up to
+  40% slower in one pass than in the pass minutes before. A few percent between two servers is
+  within that; the alternating order and the min–max ranges are there to show it.
 - **Ratios** are spindle ÷ reference, medians over passes with min–max beside them. In the
   chart they are turned so that right of 1× is always better for spindle.
 
