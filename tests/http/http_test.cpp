@@ -330,6 +330,26 @@ SPINDLE_TEST("the request deadline: request_timeout, shortened by X-Request-Time
   CHECK(read_response(c, buf).status == 503);  // a handler that lets the deadline surface
 }
 
+SPINDLE_TEST("a deadline that cuts a streamed body short is counted as cancelled by deadline") {
+  TestServer s({}, [](http::Router& r) {
+    r.get("/slow-stream", [](Context, http::Request&) -> Task<http::Response> {
+      co_return http::Response::streamed(200, "text/plain", [](Context c, http::ResponseWriter& w) -> Task<void> {
+        co_await w.write(c, std::string_view("part "));
+        co_await sleep(c, 10s);  // until the request's deadline
+      });
+    });
+  });
+  const auto deadline = static_cast<int>(http::CancelReason::deadline);
+  TcpClient c(s.port);
+  c.send_all("GET /slow-stream HTTP/1.1\r\nHost: t\r\nX-Request-Timeout: 50\r\n\r\n");
+  std::string buf;
+  auto r = read_response(c, buf);
+  CHECK(r.status == 200);
+  CHECK(r.body == "part ");
+  for (int i = 0; i < 200 && s.service->metrics().cancelled[deadline] == 0; ++i) std::this_thread::sleep_for(5ms);
+  CHECK(s.service->metrics().cancelled[deadline] == 1);
+}
+
 SPINDLE_TEST("router: parameters, 404, 405 with Allow, middleware, exceptions become 500") {
   test::LogCapture logs;
   TestServer s({}, [](http::Router& r) {

@@ -377,10 +377,13 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   Response response = co_await respond(ctx);
   stop_watching();
 
+  const auto count_if_cancelled = [&] {
+    if (ctx.done()) service.metrics().cancelled[static_cast<int>(reason_of(ctx))].fetch_add(1, std::memory_order_relaxed);
+  };
   const bool cancelled = ctx.done() && ctx.err() == Errc::canceled;
-  if (ctx.done()) service.metrics().cancelled[static_cast<int>(reason_of(ctx))].fetch_add(1, std::memory_order_relaxed);
   if (cancelled && (conn_ctx.done() || reason_of(ctx) == CancelReason::client_gone)) {
     // The client left, or shutdown cancelled the connection: nobody to answer.
+    count_if_cancelled();
     c_.close = true;
     log_and_count(499, 0, Clock::now() - started);
     co_return;
@@ -438,6 +441,8 @@ Task<void> Exchange::run(const Context& conn_ctx) {
     bytes = head_only_ ? 0 : response.body.size();
   }
 
+  // Counted once the response is made, so a deadline that cuts a streamed body short counts.
+  count_if_cancelled();
   if (!c_.close && !body_done()) co_await finish_body(conn_ctx);  // its frame is large
   // Pipelined requests already buffered: hold this response back to write several at once.
   const bool more_buffered = c_.end > body_pos_;
