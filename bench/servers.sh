@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # servers.sh: spindle-server beside the reference servers of bench/reference/ (Go, raw Asio,
-# nginx) on the same machine, with the same load generators, in the same run. Within a pass
-# every server gets its turn and the order rotates from pass to pass, so drift (thermal,
-# other tenants) hits all alike.
+# nginx) on the same machine, with the same load generators, in the same run. Each load test
+# runs every server back to back, each freshly started, in an order that rotates from pass to
+# pass: the two sides of a ratio are measured seconds apart, so the drift of a shared virtual
+# machine (which can slow everything by a third for minutes) hits both alike.
 #
 # Usage: bench/servers.sh [--quick] [SECTIONS...]     SECTIONS: http echo idle (default: all)
 #   RUNS=3 DUR=2 WARM=1 IDLE_CONNS=10000 IDLE_RUNS=1 NOISY_PCT=10 RERUNS=1
@@ -219,29 +220,37 @@ IDLE_SERVERS=(echo/spindle:1 echo/go:1 echo/asio:1 http/spindle:1 http/go:1 http
   echo "servers: RUNS=$RUNS DUR=${DUR}s WARM=${WARM}s IDLE_CONNS=$IDLE_CONNS NOISY_PCT=$NOISY_PCT RERUNS=$RERUNS"
 } >>"$OUT/env.txt"
 
+# One server through one test: started fresh, warmed up, measured, stopped.
+http_one() {  # SERVER TEST CONNS DEPTH
+  start_server "$1"
+  # One unrecorded run first: caches, Go's heap, nginx's and spindle's pools reach steady state.
+  timeout -k 5 60 $(client_pin "$1") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+  measured "$2" "$1" wrk_test "$1" "$2" "$3" "$4"
+  stop_server
+}
+echo_one() {  # SERVER TEST CONNS SIZE (the client warms up on its own connections)
+  start_server "$1"
+  measured "$2" "$1" echo_test "$1" "$2" "$3" "$4"
+  stop_server
+}
+
 for ((RUN = 1; RUN <= RUNS; RUN++)); do
   if has http; then
-    for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
-      log "pass $RUN/$RUNS: $server"
-      start_server "$server"
-      # One unrecorded run first: caches, Go's heap, nginx's and spindle's pools reach steady state.
-      timeout -k 5 60 $(client_pin "$server") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
-      measured http-c64 "$server" wrk_test "$server" http-c64 64 1
-      measured http-c1000 "$server" wrk_test "$server" http-c1000 1000 1
-      measured http-c64-pipe16 "$server" wrk_test "$server" http-c64-pipe16 64 16
-      stop_server
+    for spec in "http-c64 64 1" "http-c1000 1000 1" "http-c64-pipe16 64 16"; do
+      read -r test conns depth <<<"$spec"
+      for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
+        log "pass $RUN/$RUNS: $test $server"
+        http_one "$server" "$test" "$conns" "$depth"
+      done
     done
   fi
   if has echo; then
-    for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
-      log "pass $RUN/$RUNS: $server"
-      start_server "$server"
-      for size in 64 4096; do
-        label=$([[ $size == 64 ]] && echo 64B || echo 4KiB)
-        measured "echo-c64-$label" "$server" echo_test "$server" "echo-c64-$label" 64 "$size"
-        measured "echo-c1000-$label" "$server" echo_test "$server" "echo-c1000-$label" 1000 "$size"
+    for spec in "echo-c64-64B 64 64" "echo-c1000-64B 1000 64" "echo-c64-4KiB 64 4096" "echo-c1000-4KiB 1000 4096"; do
+      read -r test conns size <<<"$spec"
+      for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
+        log "pass $RUN/$RUNS: $test $server"
+        echo_one "$server" "$test" "$conns" "$size"
       done
-      stop_server
     done
   fi
   if has idle && ((RUN <= IDLE_RUNS)); then

@@ -113,10 +113,13 @@ and client/server logs in `results/bench/<time>/`.
   the chart. Noisy figures are kept, not hidden: treat them as approximate. What this cannot
   see is the host of a virtual machine lending its cpus to other guests (these machines report
   no steal time): on the machine of this page every server, references alike, has run up to
-  40% slower in one pass than in the pass minutes before. A few percent between two servers is
-  within that; the alternating order and the min–max ranges are there to show it.
-- **Ratios** are spindle ÷ reference, medians over passes with min–max beside them. In the
-  chart they are turned so that right of 1× is always better for spindle.
+  40% slower in one pass than in the pass minutes before. That is why ratios pair
+  measurements taken seconds apart (below), and why the min–max ranges are shown.
+- **Ratios.** In the server tables, each load test runs every server back to back, each
+  freshly started, in an order that rotates from pass to pass; a ratio is the median over
+  passes of spindle's figure ÷ the reference's figure of the same pass, two measurements
+  seconds apart. In the runtime tables it is spindle's median ÷ Go's. In the chart they are
+  turned so that right of 1× is always better for spindle.
 
 ## Results
 

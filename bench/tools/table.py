@@ -5,7 +5,9 @@ Usage: table.py OUT_DIR        (reads OUT_DIR/servers.tsv and/or OUT_DIR/runtime
 
 Rows are "run test server metric value" (tab separated) as bench/servers.sh and
 bench/runtime.sh write them. Every cell is the median over runs followed by the min-max
-spread; below each table, spindle's median divided by each reference's. A run whose
+spread. Below each server table, the median over passes of spindle's figure divided by each
+reference's figure of the same pass (servers.sh measures the two seconds apart); below the
+runtime tables, spindle's median divided by Go's. A run whose
 other_cpu_pct (CPU used by neither server nor client) stayed above the threshold after its
 rerun is counted in the "noisy" column. The ratios also go to OUT_DIR/ratios.tsv for
 chart.py.
@@ -89,14 +91,22 @@ def rows(out):
 
 
 def load(out):
-    """-> data[test][server][metric] = [values by run], in file order."""
+    """-> (data, by_run): data[test][server][metric] = [values by run], in file order, and
+    by_run[test][server][metric] = {run: value}."""
     data = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    for _, test, server, metric, value in rows(out):
+    by_run = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for run, test, server, metric, value in rows(out):
         try:
             data[test][server][metric].append(float(value))
+            by_run[test][server][metric][run] = float(value)
         except ValueError:
             pass
-    return data
+    return data, by_run
+
+
+def paired_ratio(ours, ref):
+    """The median over the runs both sides have of ours ÷ ref ({run: value} each)."""
+    return med([ours[r] / ref[r] for r in ours if ref.get(r)])
 
 
 def num(x):
@@ -139,8 +149,9 @@ def noisy_cell(m):
 
 
 class Report:
-    def __init__(self, data):
+    def __init__(self, data, by_run):
         self.data = data
+        self.by_run = by_run
         self.lines = []
         self.ratios = []  # (group, label, reference, spindle/ref, higher_is_better, noisy)
 
@@ -171,11 +182,11 @@ class Report:
                 if m not in RATIO_METRICS:
                     cells.append("")
                     continue
-                a, b = med(d[ours].get(m, [])), med(d[ref].get(m, []))
-                cells.append(ratio_text(a, b))
-                if a is not None and b and m in CHART_METRICS:
+                r = paired_ratio(self.by_run[test][ours].get(m, {}), self.by_run[test][ref].get(m, {}))
+                cells.append(f"{r:.2f}×" if r is not None else "-")
+                if r is not None and m in CHART_METRICS:
                     self.ratios.append((group, f"{label}: {CHART_METRICS[m]}", NAMES[ref.split('/')[-1].split(':')[0]],
-                                        a / b, m in HIGHER_IS_BETTER, self.noisy(test, ours) or self.noisy(test, ref)))
+                                        r, m in HIGHER_IS_BETTER, self.noisy(test, ours) or self.noisy(test, ref)))
             self.out(f"| *spindle ÷ {server_name(ref)}* | " + " | ".join(cells) + " | |")
         self.out()
 
@@ -287,7 +298,7 @@ class Report:
 
 
 def main(out):
-    r = Report(load(out))
+    r = Report(*load(out))
     r.http()
     r.echo()
     r.idle()
