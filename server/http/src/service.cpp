@@ -555,6 +555,10 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
     co_return false;
   }
   c.begin = exchange.next_request_offset();
+  // Just answered, and no further request buffered: the next one is rarely here yet. Reading
+  // after the worker's other ready connections were served spares the system call that would
+  // find nothing. (Here, not in serve(): this frame is gone while the connection idles.)
+  if (c.buffered() == 0) co_await yield();
   co_return true;
 }
 
@@ -569,9 +573,6 @@ Task<void> Service::serve(Context ctx, tcp::Conn conn) {
       // A new connection's first request is served even while draining (answered with
       // Connection: close); a keep-alive connection waiting for its next one closes then.
       if (draining() && !first) co_return;
-      // Just answered: the next request is rarely here yet. Reading after the worker's other
-      // ready connections were served spares the system call that would find nothing.
-      if (!first) co_await yield();
       tcp::IoResult got;
       {
         auto [wait_ctx, done] = first ? with_timeout(ctx, options_.header_timeout)
