@@ -10,6 +10,8 @@ namespace spindle::detail {
 namespace {
 
 constexpr std::size_t npos = static_cast<std::size_t>(-1);
+/// A node's heap_index while it waits in the later list: this bit plus its position there.
+constexpr std::size_t in_later = std::size_t{1} << 63;
 
 /// Drives deadlines of contexts made outside any scheduler (e.g. on main() before start).
 class TimerThread {
@@ -56,6 +58,13 @@ void DeadlineQueue::add(DeadlineNode* node) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
+    if (node->deadline() >= armed_for_) {
+      // Not before the armed timer, so not due before it fires, when it joins the heap. Most
+      // such deadlines (a request's, an idle wait's) are cancelled first, in O(1).
+      node->heap_index = in_later | later_.size();
+      later_.push_back(node);
+      return;
+    }
     node->heap_index = heap_.size();
     heap_.push_back(node);
     sift_up(node->heap_index);
@@ -83,7 +92,9 @@ void DeadlineQueue::add(DeadlineNode* node) {
 
 void DeadlineQueue::remove(DeadlineNode* node) noexcept {
   std::lock_guard lock(mu_);
-  if (node->heap_index != npos) erase_at(node->heap_index);
+  if (node->heap_index == npos) return;
+  if (node->heap_index & in_later) erase_later(node->heap_index & ~in_later);
+  else erase_at(node->heap_index);
 }
 
 void DeadlineQueue::close() noexcept {
@@ -91,7 +102,9 @@ void DeadlineQueue::close() noexcept {
     std::lock_guard lock(mu_);
     closed_ = true;
     for (auto* n : heap_) n->heap_index = npos;
+    for (auto* n : later_) n->heap_index = npos;
     heap_.clear();
+    later_.clear();
   }
   timer_.reset();
 }
@@ -116,6 +129,13 @@ void DeadlineQueue::on_timer(std::error_code ec) {
   {
     std::lock_guard lock(mu_);
     armed_for_ = no_deadline;
+    // The deadlines kept out of the heap join it now: to be due, or to arm the next wait.
+    for (DeadlineNode* n : later_) {
+      n->heap_index = heap_.size();
+      heap_.push_back(n);
+      sift_up(n->heap_index);
+    }
+    later_.clear();
     const auto now = Clock::now();
     while (!heap_.empty() && heap_.front()->deadline() <= now) {
       DeadlineNode* n = heap_.front();
@@ -152,6 +172,15 @@ void DeadlineQueue::sift_down(std::size_t i) noexcept {
     swap_entries(i, smallest);
     i = smallest;
   }
+}
+
+void DeadlineQueue::erase_later(std::size_t i) noexcept {
+  later_[i]->heap_index = npos;
+  if (i != later_.size() - 1) {
+    later_[i] = later_.back();
+    later_[i]->heap_index = in_later | i;
+  }
+  later_.pop_back();
 }
 
 void DeadlineQueue::erase_at(std::size_t i) noexcept {

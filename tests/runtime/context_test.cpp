@@ -156,6 +156,29 @@ SPINDLE_TEST("deadlines made on scheduler workers fire there") {
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("many deadlines, most cancelled early: every other one fires, earlier ones re-arm") {
+  // Deadlines later than the armed timer wait outside the heap until it fires; this mixes
+  // them with earlier ones arriving afterwards and with cancellations on both sides.
+  Scheduler sched({.threads = 1});
+  sched.block_on([](Context ctx) -> Task<> {
+    std::vector<WithCancel<CancelFunc>> scopes;
+    for (int i = 0; i < 600; ++i)  // 40..100 ms, then earlier ones (5..20 ms)
+      scopes.push_back(with_timeout(ctx, i < 400 ? 40ms + std::chrono::milliseconds(i % 61)
+                                                 : 5ms + std::chrono::milliseconds(i % 16)));
+    for (std::size_t i = 0; i < scopes.size(); i += 2) scopes[i].cancel();  // half, from both groups
+    co_await sleep(ctx, 150ms);
+    for (std::size_t i = 0; i < scopes.size(); ++i)
+      CHECK(scopes[i].ctx.err() == (i % 2 == 0 ? Errc::canceled : Errc::deadline_exceeded));
+
+    auto [later, cancel_later] = with_timeout(ctx, 1h);  // arms the timer for an hour
+    auto [soon, cancel_soon] = with_timeout(ctx, 10ms);  // earlier: must re-arm it
+    co_await sleep(ctx, 100ms);
+    CHECK(soon.err() == Errc::deadline_exceeded);
+    CHECK_FALSE(later.done());
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
 SPINDLE_TEST("cancel() is safe from many threads at once") {
   for (int round = 0; round < 200; ++round) {
     auto [root, cancel_root] = with_cancel(background());

@@ -15,7 +15,10 @@ namespace spindle::detail {
 /// A min-heap of deadline nodes driven by one Asio timer on one io_context. A request's
 /// deadline is a heap insert and erase on its own thread — no timer object, no syscall and no
 /// cross-thread wake-up per context; the single timer only re-arms when an earlier deadline
-/// arrives. Nodes are held by raw pointer and leave the heap when cancelled or destroyed.
+/// arrives. A deadline not before the armed timer waits in an unsorted list until the timer
+/// fires (an insert and a removal in O(1), not two walks through a heap of thousands: request
+/// and idle deadlines are mostly cancelled long before). Nodes are held by raw pointer and
+/// leave the queue when cancelled or destroyed.
 class DeadlineQueue : public std::enable_shared_from_this<DeadlineQueue> {
  public:
   explicit DeadlineQueue(asio::io_context& io);
@@ -39,9 +42,11 @@ class DeadlineQueue : public std::enable_shared_from_this<DeadlineQueue> {
   void sift_down(std::size_t i) noexcept;
   void swap_entries(std::size_t a, std::size_t b) noexcept;
   void erase_at(std::size_t i) noexcept;
+  void erase_later(std::size_t i) noexcept;
 
   SpinMutex mu_;
-  std::vector<DeadlineNode*> heap_;  // guarded by mu_
+  std::vector<DeadlineNode*> heap_;   // guarded by mu_
+  std::vector<DeadlineNode*> later_;  // guarded by mu_: deadlines >= armed_for_, unsorted
   TimePoint armed_for_ = no_deadline;  // guarded by mu_
   bool rearm_posted_ = false;          // guarded by mu_
   bool closed_ = false;                // guarded by mu_
