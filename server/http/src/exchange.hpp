@@ -51,6 +51,12 @@ struct Service::Connection {
   /// timeout, and removes them. Once a write failed, returns that error without writing: the
   /// connection only closes then, and the rest of `out` can no longer go out in order.
   Task<std::error_code> flush(const Context& ctx, std::size_t n = std::string::npos);
+  /// The part of flush that does not wait: writes what the socket takes now of the first `n`
+  /// bytes of `out` and removes it. The result once all `n` went out or the write failed;
+  /// nullopt if `n` (now the count left) bytes remain for flush_rest.
+  std::optional<std::error_code> try_flush(std::size_t& n);
+  /// The part of flush that waits: writes the first `n` bytes of `out` within the write timeout.
+  Task<std::error_code> flush_rest(const Context& ctx, std::size_t n);
 };
 
 /// One request on a connection: body decoding, the interim 100 response, the response head and

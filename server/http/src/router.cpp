@@ -55,6 +55,22 @@ Router& Router::use(Middleware middleware) {
   return *this;
 }
 
+namespace {
+
+Task<Response> ready(Response response) { co_return response; }
+
+}  // namespace
+
+Task<Response> Router::run_chain(Context ctx, Request& req) const {
+  // Built for each request, from the innermost out: each Next holds the rest.
+  Next next = [this](Context c, Request& r) { return handle(std::move(c), r); };
+  for (auto it = middleware_.rbegin(); it != middleware_.rend(); ++it)
+    next = [mw = &*it, rest = std::move(next)](Context c, Request& r) { return (*mw)(std::move(c), r, rest); };
+  co_return co_await next(std::move(ctx), req);
+}
+
+// handle and dispatch are not coroutines: they return the handler's own task, which spares a
+// coroutine frame each per request (only a 404 or 405 makes one, to hold its answer).
 Task<Response> Router::handle(Context ctx, Request& req) const {
   std::vector<std::pair<std::string_view, std::string_view>> params;
   std::vector<std::string_view> allowed;
@@ -70,26 +86,22 @@ Task<Response> Router::handle(Context ctx, Request& req) const {
     if (r.method == "GET") allowed.push_back("HEAD");
   }
   if (!found) {
-    if (allowed.empty()) co_return Response::text(404, "not found\n");
+    if (allowed.empty()) return ready(Response::text(404, "not found\n"));
     std::sort(allowed.begin(), allowed.end());
     allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
     std::string allow;
     for (auto m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(m);
-    co_return Response::text(405, "method not allowed\n").header("Allow", std::move(allow));
+    return ready(Response::text(405, "method not allowed\n").header("Allow", std::move(allow)));
   }
   // Parameters point into the request target, which outlives the handler.
   match(found->segments, req.path(), params);
   req.set_params(std::move(params));
-  co_return co_await found->handler(std::move(ctx), req);
+  return found->handler(std::move(ctx), req);
 }
 
 Task<Response> Router::dispatch(Context ctx, Request& req) const {
-  if (middleware_.empty()) co_return co_await handle(std::move(ctx), req);
-  // Build the chain from the innermost out; each Next holds the rest.
-  Next next = [this](Context c, Request& r) { return handle(std::move(c), r); };
-  for (auto it = middleware_.rbegin(); it != middleware_.rend(); ++it)
-    next = [mw = &*it, rest = std::move(next)](Context c, Request& r) { return (*mw)(std::move(c), r, rest); };
-  co_return co_await next(std::move(ctx), req);
+  if (middleware_.empty()) return handle(std::move(ctx), req);
+  return run_chain(std::move(ctx), req);
 }
 
 }  // namespace spindle::http

@@ -27,11 +27,14 @@ constexpr std::uint64_t drain_limit = 64 * 1024;
 class ScratchCache {
  public:
   static Service::Scratch take(std::size_t capacity) {
+    // From the back: the most recently given buffers are the likeliest in the cache, and
+    // taking the last one moves nothing else.
     auto& c = cache();
-    for (auto it = c.begin(); it != c.end(); ++it) {
+    for (auto it = c.rbegin(); it != c.rend(); ++it) {
       if (it->capacity == capacity) {
         Service::Scratch s = std::move(*it);
-        c.erase(it);
+        if (&*it != &c.back()) *it = std::move(c.back());
+        c.pop_back();
         return s;
       }
     }
@@ -139,30 +142,40 @@ void Service::Connection::compact() noexcept {
   begin = 0;
 }
 
-Task<std::error_code> Service::Connection::flush(const Context& ctx, std::size_t n) {
+std::optional<std::error_code> Service::Connection::try_flush(std::size_t& n) {
   // A failed write is final. Trying again would wait on a client that reads nothing for
   // another write timeout (the close after a cut-short response flushes again), and would
   // send again bytes that partly went out.
-  if (write_failed) co_return make_error_code(asio::error::shut_down);
+  if (write_failed) return make_error_code(asio::error::shut_down);
   n = std::min(n, out.size());
-  if (n == 0) co_return std::error_code{};
-  const std::span<const char> bytes(out.data(), n);
-  tcp::IoResult put = conn.try_write(bytes);
-  std::size_t sent = put.error ? 0 : put.bytes;
+  if (n == 0) return std::error_code{};
+  const tcp::IoResult put = conn.try_write({out.data(), n});
   if (put.error && put.error != asio::error::would_block) {
+    write_failed = true;
+    return put.error;
+  }
+  const std::size_t sent = put.error ? 0 : put.bytes;
+  out.erase(0, sent);
+  n -= sent;
+  if (n == 0) return std::error_code{};
+  return std::nullopt;
+}
+
+Task<std::error_code> Service::Connection::flush_rest(const Context& ctx, std::size_t n) {
+  auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
+  tcp::IoResult put;
+  co_await conn.write_all_into(write_ctx, {out.data(), n}, put);
+  if (put.error) {
     write_failed = true;
     co_return put.error;
   }
-  if (sent < n) {
-    auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
-    co_await conn.write_all_into(write_ctx, bytes.subspan(sent), put);
-    if (put.error) {
-      write_failed = true;
-      co_return put.error;
-    }
-  }
   out.erase(0, n);
   co_return std::error_code{};
+}
+
+Task<std::error_code> Service::Connection::flush(const Context& ctx, std::size_t n) {
+  if (auto finished = try_flush(n)) co_return *finished;
+  co_return co_await flush_rest(ctx, n);
 }
 
 // ---------------------------------------------------------------- one request
@@ -447,7 +460,11 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   // Pipelined requests already buffered: hold this response back to write several at once.
   const bool more_buffered = c_.end > body_pos_;
   if (c_.close || !more_buffered || c_.out.size() >= coalesce_limit) {
-    if (co_await c_.flush(conn_ctx)) c_.close = true;
+    // Written here if the socket takes it all, as it usually does: no frame for flush.
+    std::size_t n = std::string::npos;
+    std::optional<std::error_code> failed = c_.try_flush(n);
+    if (!failed) failed = co_await c_.flush_rest(conn_ctx, n);
+    if (*failed) c_.close = true;
   }
   log_and_count(response.status, bytes, Clock::now() - started);
 }
@@ -501,11 +518,67 @@ Task<void> linger(const Context& ctx, Service::Connection& c) {
   }
 }
 
+// Error answers are made outside the coroutines that send them: GCC gives every local of a
+// coroutine, temporaries included, a place in its frame, and serve_one's frame is allocated
+// for every request (small frames come from glibc's per-thread cache, large ones do not).
+
+/// Queues the answer to a malformed head; the connection closes after it.
+void refuse(Service::Connection& c, const ParseError& error) {
+  c.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
+  c.service.metrics().record(error.status, {});
+  spdlog::debug("http {}: refused a request: {} {}", c.conn.peer(), error.status, error.reason);
+  c.out += "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(reason_phrase(error.status)) +
+           "\r\nServer: " + c.service.options().server_name + "\r\nDate: " + std::string(http_date()) +
+           "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
+           std::to_string(error.reason.size() + 1) + "\r\nConnection: close\r\n\r\n" + error.reason + "\n";
+  c.linger = true;
+}
+
+/// Queues the answer to a head that did not arrive within the header timeout.
+void time_out(Service::Connection& c) {
+  c.service.metrics().record(408, {});
+  c.out += "HTTP/1.1 408 Request Timeout\r\nServer: " + c.service.options().server_name +
+           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+/// Parses the head in the buffer; a malformed one is answered (queued in `out`).
+HeadStatus parse_head(Service::Connection& c, HeadParser& parser, RequestHead& head) {
+  ParseError error;
+  const HeadStatus status = parser.parse(c.data(), head, error);
+  if (status == HeadStatus::error) refuse(c, error);
+  return status;
+}
+
+/// Reads the rest of a head that did not arrive whole, within the header timeout. False: the
+/// connection closes (the answer to a malformed or late head is sent first).
+Task<bool> read_rest_of_head(const Context& ctx, Service::Connection& c, HeadParser& parser, RequestHead& head) {
+  auto [header_ctx, done] = with_timeout(ctx, c.service.options().header_timeout);
+  for (;;) {
+    // Pipelined responses go out before waiting on the client.
+    if (co_await c.flush(ctx)) co_return false;
+    tcp::IoResult got;
+    co_await c.conn.read_some_into(header_ctx, {c.buf.get() + c.end, c.capacity - c.end}, got);
+    if (got.error || got.bytes == 0) {
+      if (got.error == Errc::deadline_exceeded && !ctx.done()) {
+        time_out(c);
+        co_await c.flush(ctx);
+      }
+      co_return false;
+    }
+    c.end += got.bytes;
+    const HeadStatus status = parse_head(c, parser, head);
+    if (status == HeadStatus::complete) co_return true;
+    if (status == HeadStatus::error) {
+      co_await c.flush(ctx);
+      co_return false;
+    }
+  }
+}
+
 /// Reads and serves one request (the head is started in the buffer). False: close.
 Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
-  auto& opt = c.service.options();
   c.compact();  // the head starts at offset 0 and stays put while it is served
-  HeadParser parser(opt.limits);
+  HeadParser parser(c.service.options().limits);
   RequestHead head;
   head.fields.swap(c.fields);  // the connection's list, with its capacity; given back below
   struct GiveBack {
@@ -513,40 +586,16 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
     RequestHead& head;
     ~GiveBack() { c.fields.swap(head.fields); }
   } give_back{c, head};
-  ParseError error;
-  std::optional<WithCancel<CancelFunc>> header_scope;  // made only if the head is not all here
-  for (;;) {
-    const HeadStatus status = parser.parse(c.data(), head, error);
-    if (status == HeadStatus::complete) break;
-    if (status == HeadStatus::error) {
-      c.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
-      c.service.metrics().record(error.status, {});
-      spdlog::debug("http {}: refused a request: {} {}", c.conn.peer(), error.status, error.reason);
-      c.out += "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(reason_phrase(error.status)) +
-               "\r\nServer: " + opt.server_name + "\r\nDate: " + std::string(http_date()) +
-               "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
-               std::to_string(error.reason.size() + 1) + "\r\nConnection: close\r\n\r\n" + error.reason + "\n";
-      c.linger = true;
-      co_await c.flush(ctx);
-      co_return false;
-    }
-    // Incomplete: pipelined responses go out before waiting on the client.
-    if (co_await c.flush(ctx)) co_return false;
-    if (!header_scope) header_scope.emplace(with_timeout(ctx, opt.header_timeout));
-    tcp::IoResult got;
-    co_await c.conn.read_some_into(header_scope->ctx, {c.buf.get() + c.end, c.capacity - c.end}, got);
-    if (got.error || got.bytes == 0) {
-      if (got.error == Errc::deadline_exceeded && !ctx.done()) {
-        c.service.metrics().record(408, {});
-        c.out += "HTTP/1.1 408 Request Timeout\r\nServer: " + opt.server_name +
-                 "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-        co_await c.flush(ctx);
-      }
-      co_return false;
-    }
-    c.end += got.bytes;
+  // Usually the whole head came in one read; waiting for the rest has a frame of its own.
+  const HeadStatus status = parse_head(c, parser, head);
+  if (status == HeadStatus::error) {
+    co_await c.flush(ctx);
+    co_return false;
   }
-  header_scope.reset();
+  if (status == HeadStatus::incomplete) {
+    const bool complete = co_await read_rest_of_head(ctx, c, parser, head);
+    if (!complete) co_return false;
+  }
 
   Exchange exchange(c, head);
   co_await exchange.run(ctx);

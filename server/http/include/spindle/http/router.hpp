@@ -44,6 +44,7 @@ class Router {
     Handler handler;
   };
   Task<Response> handle(Context ctx, Request& req) const;
+  Task<Response> run_chain(Context ctx, Request& req) const;
 
   std::vector<Route> routes_;
   std::vector<Middleware> middleware_;
