@@ -94,6 +94,15 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
   std::size_t start = 0;
   while (start + 1 < data.size() && start < 8 && data[start] == '\r' && data[start + 1] == '\n') start += 2;
   for (std::size_t i = std::max(scanned_, start); i < data.size(); ++i) {
+    if (i == start || data[i - 1] != '\r') {
+      // Up to the next CR or LF, or the next limit, no check below can fail: skip there.
+      const std::size_t limit =
+          start + (line_end_seen_ ? limits_.max_header_bytes
+                                  : std::min(limits_.max_request_line + 1, limits_.max_header_bytes));
+      const std::size_t stop = std::min(data.size(), std::max(limit, i));
+      while (i < stop && data[i] != '\r' && data[i] != '\n') ++i;
+      if (i == data.size()) break;
+    }
     const char c = data[i];
     if (i > start && data[i - 1] == '\r' && c != '\n') return fail(error, 400, "bare CR in request head");
     if (c == '\n') {
@@ -121,7 +130,9 @@ HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, 
   head.expect_continue = false;
 
   // Request line: method SP request-target SP HTTP-version
-  const auto line_end = text.find("\r\n");
+  // parse() let through no CR without an LF after it, nor an LF without a CR before it: each
+  // line ends at its first CR.
+  const auto line_end = text.find('\r');
   const std::string_view line = text.substr(0, line_end);
   const auto sp1 = line.find(' ');
   const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
@@ -146,7 +157,7 @@ HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, 
   const std::string_view target = head.target;
   const bool origin_form = target.front() == '/';
   const bool asterisk_form = target == "*";
-  const auto scheme_end = target.find("://");
+  const auto scheme_end = origin_form || asterisk_form ? std::string_view::npos : target.find("://");
   const bool absolute_form = scheme_end != std::string_view::npos && scheme_end > 0 &&
                              std::isalpha(static_cast<unsigned char>(target.front()));
   if (asterisk_form && head.method != "OPTIONS") return fail(error, 400, "'*' target is only for OPTIONS");
@@ -160,7 +171,7 @@ HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, 
   head.keep_alive = head.minor_version == 1;
   bool keep_alive_token = false, close_token = false;
   while (pos < text.size()) {
-    const auto end = text.find("\r\n", pos);
+    const auto end = text.find('\r', pos);
     const std::string_view fline = text.substr(pos, end - pos);
     pos = end + 2;
     if (fline.empty()) break;  // the blank line ending the head

@@ -95,12 +95,6 @@ CancelReason reason_of(const Context& ctx) {
   return CancelReason::shutdown;
 }
 
-void append_number(std::string& out, std::uint64_t v) {
-  char digits[24];
-  auto [end, ec] = std::to_chars(digits, digits + sizeof digits, v);
-  out.append(digits, end);
-}
-
 }  // namespace
 
 // ---------------------------------------------------------------- metrics
@@ -284,39 +278,74 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
   }
 }
 
+namespace {
+
+/// Appends to a string the pieces of a response head with one size change, where `+=` per
+/// piece would check the capacity (and measure a C string) each time.
+class HeadWriter {
+ public:
+  HeadWriter(std::string& out, std::size_t at_most) : out_(out), at_(out.size()) { out.resize(at_ + at_most); }
+  HeadWriter(const HeadWriter&) = delete;
+  HeadWriter& operator=(const HeadWriter&) = delete;
+  ~HeadWriter() { out_.resize(at_); }
+
+  void put(std::string_view s) noexcept {
+    std::memcpy(out_.data() + at_, s.data(), s.size());
+    at_ += s.size();
+  }
+  void put(std::uint64_t v) noexcept {
+    at_ = static_cast<std::size_t>(std::to_chars(out_.data() + at_, out_.data() + at_ + max_digits, v).ptr - out_.data());
+  }
+  static constexpr std::size_t max_digits = 20;
+
+ private:
+  std::string& out_;
+  std::size_t at_;
+};
+
+}  // namespace
+
 void Exchange::append_head(const Response& response, std::optional<std::uint64_t> length) {
-  std::string& out = c_.out;
-  out += head_.minor_version == 0 ? "HTTP/1.0 " : "HTTP/1.1 ";
-  append_number(out, static_cast<std::uint64_t>(response.status));
-  out += ' ';
-  out += reason_phrase(response.status);
-  out += "\r\nServer: ";
-  out += c_.service.options().server_name;
-  out += "\r\nDate: ";
-  out += http_date();
+  using namespace std::string_view_literals;
+  const std::string_view server = c_.service.options().server_name;
+  const std::string_view reason = reason_phrase(response.status);
+  const std::string_view date = http_date();
+  std::size_t size = 160 + 2 * HeadWriter::max_digits + server.size() + reason.size() + date.size() +
+                     response.content_type.size() + request_.id().size();
+  for (const auto& [name, value] : response.headers) size += name.size() + value.size() + 4;
+
+  HeadWriter out(c_.out, size);
+  out.put(head_.minor_version == 0 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+  out.put(static_cast<std::uint64_t>(response.status));
+  out.put(" "sv);
+  out.put(reason);
+  out.put("\r\nServer: "sv);
+  out.put(server);
+  out.put("\r\nDate: "sv);
+  out.put(date);
   bool typed = false;
   for (const auto& [name, value] : response.headers) {
-    out += "\r\n";
-    out += name;
-    out += ": ";
-    out += value;
+    out.put("\r\n"sv);
+    out.put(name);
+    out.put(": "sv);
+    out.put(value);
     typed = typed || iequals(name, "content-type");
   }
   if (!typed && !response.content_type.empty()) {
-    out += "\r\nContent-Type: ";
-    out += response.content_type;
+    out.put("\r\nContent-Type: "sv);
+    out.put(response.content_type);
   }
-  out += "\r\nX-Request-Id: ";
-  out += request_.id();
+  out.put("\r\nX-Request-Id: "sv);
+  out.put(request_.id());
   if (length) {
-    out += "\r\nContent-Length: ";
-    append_number(out, *length);
+    out.put("\r\nContent-Length: "sv);
+    out.put(*length);
   } else if (chunked_out_) {
-    out += "\r\nTransfer-Encoding: chunked";
+    out.put("\r\nTransfer-Encoding: chunked"sv);
   }
-  if (c_.close) out += "\r\nConnection: close";
-  else if (head_.minor_version == 0) out += "\r\nConnection: keep-alive";
-  out += "\r\n\r\n";
+  if (c_.close) out.put("\r\nConnection: close"sv);
+  else if (head_.minor_version == 0) out.put("\r\nConnection: keep-alive"sv);
+  out.put("\r\n\r\n"sv);
 }
 
 Task<std::error_code> Exchange::write_body(const Context& ctx, std::span<const char> data) {
