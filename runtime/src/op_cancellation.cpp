@@ -7,7 +7,7 @@
 
 namespace spindle::detail {
 
-class OpCancellation::Bridge final : public ContextWaiter, public RefCounted {
+class OpCancellation::Bridge final : public ContextWaiter, public RefCounted, public CachedAllocation {
  public:
   Bridge(CancelNode* ctx, asio::io_context& io) noexcept
       : ContextWaiter(&on_cancel), ctx_(ctx), io_(io) {}

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "spindle/context.hpp"
+#include "spindle/detail/block_cache.hpp"
 #include "spindle/detail/fiber_executor.hpp"
 #include "spindle/detail/op_cancellation.hpp"
 #include "spindle/detail/park.hpp"
@@ -31,6 +32,9 @@ class AsioResume {
   executor_type get_executor() const noexcept { return executor_; }
   using cancellation_slot_type = asio::cancellation_slot;
   cancellation_slot_type get_cancellation_slot() const noexcept { return slot_; }
+  /// Asio allocates the operation object with this.
+  using allocator_type = CachedAllocator<void>;
+  allocator_type get_allocator() const noexcept { return {}; }
 
   template <class... Args>
   void operator()(std::error_code ec, Args&&... args) {

@@ -7,6 +7,7 @@
 #include <memory>
 #include <system_error>
 
+#include "spindle/detail/block_cache.hpp"
 #include "spindle/detail/intrusive_list.hpp"
 #include "spindle/detail/ref_counted.hpp"
 #include "spindle/detail/spin_mutex.hpp"
@@ -35,7 +36,7 @@ class ContextWaiter : public Hook<CtxWaitTag> {
 };
 
 /// A node of the tree. A null node stands for background(): never cancelled, no values.
-class ContextNode : public RefCounted {
+class ContextNode : public RefCounted, public CachedAllocation {
  public:
   const Ref<ContextNode>& parent() const noexcept { return parent_; }
   /// The nearest cancellable node on the path to the root (this one included); nullptr when
