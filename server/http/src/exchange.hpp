@@ -83,7 +83,9 @@ class Exchange {
 
  private:
   void append_head(const Response& response, std::optional<std::uint64_t> length);
-  Task<Response> respond(const Context& ctx);
+  /// The answer to a handler that threw: its HttpError's status, 503 for an ended context,
+  /// else 500 (logged with the request id).
+  Response answer_failure(std::exception_ptr failure) const;
   Task<void> finish_body(const Context& ctx);
   /// Starts the watch the first time the handler's fiber waits (see detail::ParkHook).
   void watch_once_suspended();
