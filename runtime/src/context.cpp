@@ -67,7 +67,8 @@ WithCancel<CancelFunc> with_deadline(const Context& parent, TimePoint deadline) 
 }
 
 WithCancel<CancelFunc> with_timeout(const Context& parent, Clock::duration timeout) {
-  return with_deadline(parent, Clock::now() + timeout);
+  auto node = detail::DeadlineNode::make(parent.node(), Clock::now() + timeout, timeout <= Clock::duration::zero());
+  return {Context(detail::Ref<detail::ContextNode>(node)), CancelFunc(node)};
 }
 
 Context without_cancel(const Context& parent) {

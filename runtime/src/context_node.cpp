@@ -129,9 +129,13 @@ DeadlineNode::DeadlineNode(Ref<ContextNode> parent, TimePoint when) noexcept
     : CancelNode(std::move(parent), when) {}
 
 Ref<CancelNode> DeadlineNode::make(const Ref<ContextNode>& parent, TimePoint when) {
+  return make(parent, when, when <= Clock::now());
+}
+
+Ref<CancelNode> DeadlineNode::make(const Ref<ContextNode>& parent, TimePoint when, bool passed) {
   if (parent && parent->deadline() <= when) return CancelNode::make(parent);
   Ref<DeadlineNode> node(new DeadlineNode(parent, when), adopt_ref);
-  if (when <= Clock::now()) {
+  if (passed) {
     node->attach();
     node->cancel(Errc::deadline_exceeded);
     return node;

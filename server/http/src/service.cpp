@@ -411,7 +411,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
     if (ec == std::errc() && end == asked->data() + asked->size() && std::chrono::milliseconds(ms) < timeout)
       timeout = std::chrono::milliseconds(ms);
   }
-  request_node_ = detail::DeadlineNode::make(conn_ctx.node(), started + timeout);
+  request_node_ = detail::DeadlineNode::make(conn_ctx.node(), started + timeout, timeout <= Clock::duration::zero());
   const Context ctx{detail::Ref<detail::ContextNode>(request_node_)};
   if (body_done() && c_.end == body_pos_) watch_once_suspended();
 

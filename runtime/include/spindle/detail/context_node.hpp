@@ -120,6 +120,9 @@ class DeadlineNode final : public CancelNode {
   /// A child of `parent` that expires at `when`. If the parent's deadline is not later, a
   /// plain cancellable child is returned (its deadline already covers it).
   static Ref<CancelNode> make(const Ref<ContextNode>& parent, TimePoint when);
+  /// make() for a caller that knows whether `when` has passed (a deadline it computed as now
+  /// plus a timeout): spares reading the clock again, which costs ~50 ns in some VMs.
+  static Ref<CancelNode> make(const Ref<ContextNode>& parent, TimePoint when, bool passed);
 
   /// Bookkeeping of the DeadlineQueue that holds this node; guarded by the queue's lock.
   std::size_t heap_index = static_cast<std::size_t>(-1);
