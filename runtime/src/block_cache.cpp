@@ -4,9 +4,10 @@
 
 namespace spindle::detail {
 
-#if defined(__SANITIZE_ADDRESS__)
-// Under AddressSanitizer every block goes to the global allocator, which it watches: a use
-// after free must not land in a block the cache handed out again.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// Under the sanitizers every block goes to the global allocator, which they watch: a use
+// after free must not land in a block the cache handed out again, and ThreadSanitizer must
+// see a block's reuse as a new allocation.
 void* cached_allocate(std::size_t size) { return ::operator new(size); }
 void cached_deallocate(void* block, std::size_t) noexcept { ::operator delete(block); }
 #else

@@ -9,7 +9,11 @@
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
+#include <map>
+#include <string>
+#include <string_view>
 #include <system_error>
+#include <vector>
 
 namespace spindle::test {
 namespace {
@@ -22,6 +26,41 @@ void make_pipe(int fds[2]) {
 
 Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std::string> env,
                        bool merge_stderr) {
+  // Everything the child needs is built before fork: a child of a multi-threaded process may
+  // call only async-signal-safe functions until it execs, and allocating there can deadlock
+  // on a lock another thread held at the fork (seen under ThreadSanitizer).
+  std::vector<char*> args;
+  for (auto& a : argv) args.push_back(a.data());
+  args.push_back(nullptr);
+  std::map<std::string, std::string> merged;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view entry(*e);
+    const auto eq = entry.find('=');
+    merged[std::string(entry.substr(0, eq))] = eq == std::string_view::npos ? "" : std::string(entry.substr(eq + 1));
+  }
+  for (auto& [k, v] : env) merged[k] = v;
+  std::vector<std::string> env_entries;
+  for (auto& [k, v] : merged) env_entries.push_back(k + "=" + v);
+  std::vector<char*> envp;
+  for (auto& e : env_entries) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  // execvp's PATH search is not async-signal-safe either: resolve the program here.
+  std::string program = argv.at(0);
+  if (program.find('/') == std::string::npos) {
+    const char* path = std::getenv("PATH");
+    std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+    while (!dirs.empty()) {
+      const auto colon = dirs.find(':');
+      const std::string candidate = std::string(dirs.substr(0, colon)) + "/" + program;
+      if (::access(candidate.c_str(), X_OK) == 0) {
+        program = candidate;
+        break;
+      }
+      if (colon == std::string_view::npos) break;
+      dirs.remove_prefix(colon + 1);
+    }
+  }
+
   int out[2], err[2] = {-1, -1};
   make_pipe(out);
   if (!merge_stderr) make_pipe(err);
@@ -30,11 +69,7 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::map<std::string, std:
   if (pid_ == 0) {
     ::dup2(out[1], 1);
     ::dup2(merge_stderr ? out[1] : err[1], 2);
-    for (auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> args;
-    for (auto& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
+    ::execve(program.c_str(), args.data(), envp.data());
     ::_exit(127);
   }
   ::close(out[1]);
