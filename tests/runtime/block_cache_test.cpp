@@ -1,4 +1,5 @@
 // The per-thread block cache in front of the global allocator.
+#include <cstdint>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -48,6 +49,19 @@ TEST_CASE("block cache: large blocks, many blocks, and blocks freed on another t
   }
   for (void* b : again) cached_deallocate(b, 64);
   cached_deallocate(nullptr, 64);  // like delete: nothing to do
+}
+
+TEST_CASE("block cache: an over-aligned class on the cache still gets its alignment") {
+  struct alignas(64) Wide : CachedAllocation {
+    virtual ~Wide() = default;
+    char bytes[64];
+  };
+  std::vector<Wide*> made;
+  for (int i = 0; i < 8; ++i) {
+    made.push_back(new Wide);
+    CHECK(reinterpret_cast<std::uintptr_t>(made.back()) % 64 == 0);
+  }
+  for (Wide* w : made) delete w;
 }
 
 TEST_SUITE_END();

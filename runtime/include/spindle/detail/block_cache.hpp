@@ -29,6 +29,12 @@ void cached_deallocate(void* block, std::size_t size) noexcept;
 struct CachedAllocation {
   static void* operator new(std::size_t size) { return cached_allocate(size); }
   static void operator delete(void* block, std::size_t size) noexcept { cached_deallocate(block, size); }
+  // An over-aligned derived type (a fiber's result slot may be one) bypasses the cache: the
+  // class-scope operator new above would otherwise be chosen for it, without the alignment.
+  static void* operator new(std::size_t size, std::align_val_t align) { return ::operator new(size, align); }
+  static void operator delete(void* block, std::size_t size, std::align_val_t align) noexcept {
+    ::operator delete(block, size, align);
+  }
 };
 
 /// A standard allocator on the cache, for Asio's operation objects (a completion handler's
