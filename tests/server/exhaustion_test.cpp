@@ -308,9 +308,7 @@ SlowConsumerResult never_reading_client(std::vector<std::string> args, std::chro
   const int pid = server.process->pid();
   const double fibers_before = metric(server.port, "spindle_fibers_live");
   const long rss_before = status_kib(pid, "VmRSS");
-  TcpClient c(server.port, "127.0.0.1", 30s);
-  int small = 4096;  // keep the kernel's share of the unread response small
-  ::setsockopt(c.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  TcpClient c(server.port, "127.0.0.1", 30s, 4096);  // keep the kernel's share of the unread response small
   const std::size_t body = 8 << 20;
   std::atomic<bool> send_failed{false};
   std::thread sender([&] {
@@ -330,6 +328,16 @@ SlowConsumerResult never_reading_client(std::vector<std::string> args, std::chro
       },
       limit);
   if (cut) out.cut_after_s = std::chrono::duration<double>(Clock::now() - start).count();
+  if (!cut) {  // what the server was waiting on, for the failure report
+    tcp_info info{};
+    socklen_t len = sizeof info;
+    ::getsockopt(c.fd(), IPPROTO_TCP, TCP_INFO, &info, &len);
+    MESSAGE("client TCP state " << int(info.tcpi_state) << ", send_failed " << send_failed.load()
+                                << "; server fibers:\n"
+                                << spindle::test::http_exchange(server.port, "GET /debug/fibers HTTP/1.1\r\nHost: t\r\n"
+                                                                             "Connection: close\r\n\r\n")
+                                       .body);
+  }
   ::shutdown(c.fd(), SHUT_RDWR);  // unblocks the sender either way
   sender.join();
   out.rss_growth_kib = rss_peak - rss_before;

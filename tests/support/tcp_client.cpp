@@ -22,11 +22,15 @@ namespace {
 
 }  // namespace
 
-TcpClient::TcpClient(std::uint16_t port, std::string host, std::chrono::milliseconds timeout)
+TcpClient::TcpClient(std::uint16_t port, std::string host, std::chrono::milliseconds timeout, int receive_buffer)
     : timeout_(timeout) {
   const bool v6 = host.find(':') != std::string::npos;
   fd_ = ::socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket");
+  if (receive_buffer > 0 && ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer) != 0) {
+    ::close(std::exchange(fd_, -1));
+    fail("SO_RCVBUF");
+  }
   sockaddr_storage storage{};
   socklen_t len;
   if (v6) {

@@ -12,8 +12,11 @@ namespace spindle::test {
 /// helper with std::runtime_error on a socket error or when `timeout` passes.
 class TcpClient {
  public:
+  /// Connects to host:port; `timeout` bounds every later wait. A `receive_buffer` above 0 is
+  /// set as SO_RCVBUF before connecting: shrinking it afterwards would drop data the kernel
+  /// already allowed in, and stall both sides in retransmission back-off.
   explicit TcpClient(std::uint16_t port, std::string host = "127.0.0.1",
-                     std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10), int receive_buffer = 0);
   ~TcpClient();
   TcpClient(TcpClient&& o) noexcept;
   TcpClient& operator=(TcpClient&& o) noexcept;
