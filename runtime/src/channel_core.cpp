@@ -118,10 +118,43 @@ void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
     op.complete(outcome(r));
     return;
   }
+  link_single(op, wait, c);
+}
+
+void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
+  wait.channel = c.channel;
   wait.waiter.op = &op;
   wait.waiter.slot = c.slot;
   wait.waiter.index = 0;
   (c.is_send ? c.channel->senders : c.channel->receivers).push_back(&wait.waiter);
+}
+
+CaseResult SingleAwait::try_or_prepare() {
+  ch_.mu.lock();
+  const CaseResult now = case_.try_now(case_);
+  FiberRecord* fiber = current_fiber();
+  if (now != CaseResult::not_ready || ctx_.done() || !fiber) {
+    ch_.mu.unlock();
+    if (now == CaseResult::not_ready && !ctx_.done())
+      throw std::logic_error("spindle: a channel operation that waits must run in a fiber started by go()");
+    return now;
+  }
+  keep_ = Ref<ChannelBase>(&ch_);
+  cancel_ = CancelRef(ctx_.canceller());
+  op_.bind(fiber, cancel_.get());
+  op_.owner = &wait_;
+  op_.dequeue = &SingleWait::dequeue;
+  parked_ = true;
+  return now;  // still locked: park() links the waiter
+}
+
+void SingleAwait::park(std::coroutine_handle<> waiter) noexcept {
+  auto enqueue = [this](ParkOp& op) noexcept {
+    link_single(op, wait_, case_);
+    ch_.mu.unlock();
+    note_park(op.fiber(), where_);
+  };
+  op_.park(waiter, enqueue);
 }
 
 Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept {

@@ -5,7 +5,7 @@
 #include <mutex>
 #include <utility>
 
-#include "spindle/detail/fiber_executor.hpp"
+#include "spindle/detail/scheduler_core.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/registry.hpp"
 #include "spindle/error.hpp"
@@ -15,8 +15,6 @@ namespace {
 
 thread_local FiberRecord* t_current_fiber = nullptr;
 thread_local ParkHook t_park_hook;
-
-asio::io_context::executor_type run_queue_executor(RunQueue& q) { return q.io().get_executor(); }
 
 }  // namespace
 
@@ -73,25 +71,31 @@ FiberRecord::FiberRecord(Ref<ContextNode> parent, std::string_view name_,
       run_queue(run_queue_) {}
 
 const RunNode::Ops FiberRecord::start_ops{&FiberRecord::run_start, &FiberRecord::abandon_start};
+const RunNode::Ops FiberRecord::tear_down_ops{&FiberRecord::tear_down, &FiberRecord::tear_down};
 
 void FiberRecord::start(FiberEntry entry) noexcept {
-  entry_ = std::move(entry);
+  root_ = entry.release();
   run_queue->push(this);
 }
 
 void FiberRecord::run_start(RunNode* node) {
   auto* self = static_cast<FiberRecord*>(node);
-  FiberThread thread(std::move(self->entry_),
-                     asio::any_io_executor(FiberExecutor(run_queue_executor(*self->run_queue), self)),
-                     asio::cancellation_slot(), asio::cancellation_state());
   CurrentFiber as(self);
-  thread.launch();
+  self->root_.resume();
 }
 
 void FiberRecord::abandon_start(RunNode* node) noexcept {
-  // Destroying the never-started entry coroutine destroys its frame, which unregisters it.
-  FiberEntry entry = std::move(static_cast<FiberRecord*>(node)->entry_);
+  // Destroying the never-started bottom coroutine destroys its frame, which unregisters it.
+  static_cast<FiberRecord*>(node)->destroy_frames();
 }
+
+void FiberRecord::tear_down_later() noexcept {
+  if (scheduler()->accepting_fibers()) return;
+  ops = &tear_down_ops;
+  run_queue->push(this);
+}
+
+void FiberRecord::tear_down(RunNode* node) noexcept { static_cast<FiberRecord*>(node)->destroy_frames(); }
 
 FiberRecord::~FiberRecord() = default;
 

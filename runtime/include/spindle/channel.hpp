@@ -2,6 +2,7 @@
 // every blocking operation aborted by its context without losing or duplicating a value.
 #pragma once
 
+#include <coroutine>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -128,53 +129,65 @@ class ChannelState final : public ChannelBase {
   throw ChannelClosed("spindle::Channel: send on closed channel");
 }
 
-// The channel and the context are borrowed until the operation parks (see Channel::send):
-// the common, unparked path then costs no reference-count traffic. A parked operation holds
-// its own references, so a handle reassigned or dropped meanwhile cannot free what it waits on.
-
+/// What Channel::send returns. co_awaited, it sends without a coroutine frame of its own: at
+/// once when a receiver is parked or the buffer has room, else parked in the awaiting frame.
+/// The channel and the context are borrowed until the operation parks, so the common path
+/// costs no reference-count traffic; a parked operation holds references of its own, so a
+/// handle reassigned or dropped meanwhile cannot free what it waits on.
 template <class T>
-Task<std::error_code> channel_send(ChannelState<T>& ch, const Context& ctx, T value,
-                                   std::source_location where) {
-  SelectCase c{&ch, true, &value, &ChannelState<T>::send_now};
-  CaseResult now;
-  {
-    std::lock_guard lock(ch.mu);
-    now = ChannelState<T>::send_now(c);
-  }
-  if (now == CaseResult::closed) throw_send_on_closed();
-  if (now == CaseResult::done) co_return std::error_code{};
-  if (ctx.done()) co_return ctx.err();
-  const Ref<ChannelState<T>> keep(&ch);
-  const CancelRef cancel(ctx.canceller());
-  ParkOp op;
-  SingleWait wait;
-  co_await park_single(op, wait, cancel.get(), where, c);
-  if (op.fired < 0) co_return op.result();  // not delivered: the value is dropped with this frame
-  if (op.result()) throw_send_on_closed();
-  co_return std::error_code{};
-}
+class SendAwait : SingleAwait {
+ public:
+  SendAwait(ChannelState<T>& ch, const Context& ctx, T&& value, std::source_location where)
+      : SingleAwait(ch, ctx, where), value_(std::move(value)) {}
 
-template <class T>
-Task<Received<T>> channel_recv(ChannelState<T>& ch, const Context& ctx, std::source_location where) {
-  std::optional<T> out;
-  SelectCase c{&ch, false, &out, &ChannelState<T>::recv_now};
-  CaseResult now;
-  {
-    std::lock_guard lock(ch.mu);
-    now = ChannelState<T>::recv_now(c);
+  bool await_ready() {
+    case_ = {&ch_, true, &value_, &ChannelState<T>::send_now};
+    const CaseResult now = try_or_prepare();
+    if (now == CaseResult::closed) throw_send_on_closed();
+    if (now == CaseResult::not_ready && !parking()) early_ = ctx_.err();
+    return !parking();
   }
-  if (now == CaseResult::done) co_return Received<T>(std::move(out), {});
-  if (now == CaseResult::closed) co_return Received<T>(std::nullopt, Errc::closed);
-  if (ctx.done()) co_return Received<T>(std::nullopt, ctx.err());
-  const Ref<ChannelState<T>> keep(&ch);
-  const CancelRef cancel(ctx.canceller());
-  ParkOp op;
-  SingleWait wait;
-  co_await park_single(op, wait, cancel.get(), where, c);
-  // Cancelled (fired < 0): nothing was consumed. Closed: nothing to take.
-  if (op.fired < 0 || op.result()) co_return Received<T>(std::nullopt, op.result());
-  co_return Received<T>(std::move(out), {});
-}
+  void await_suspend(std::coroutine_handle<> waiter) noexcept { park(waiter); }
+  /// Empty once delivered, or the context's error (the value was then not delivered, and is
+  /// dropped with this object).
+  std::error_code await_resume() {
+    if (!parking()) return early_;
+    if (op_.fired < 0) return op_.result();
+    if (op_.result()) throw_send_on_closed();
+    return {};
+  }
+
+ private:
+  T value_;
+  std::error_code early_;
+};
+
+/// What Channel::recv returns; see SendAwait.
+template <class T>
+class RecvAwait : SingleAwait {
+ public:
+  RecvAwait(ChannelState<T>& ch, const Context& ctx, std::source_location where)
+      : SingleAwait(ch, ctx, where) {}
+
+  bool await_ready() {
+    case_ = {&ch_, false, &out_, &ChannelState<T>::recv_now};
+    const CaseResult now = try_or_prepare();
+    if (now == CaseResult::closed) early_ = Errc::closed;
+    else if (now == CaseResult::not_ready && !parking()) early_ = ctx_.err();
+    return !parking();
+  }
+  void await_suspend(std::coroutine_handle<> waiter) noexcept { park(waiter); }
+  /// A value, Errc::closed, or the context's error (nothing was consumed then).
+  Received<T> await_resume() {
+    // Parked and cancelled (fired < 0), or closed: nothing was taken.
+    if (parking() && (op_.fired < 0 || op_.result())) return Received<T>(std::nullopt, op_.result());
+    return Received<T>(std::move(out_), early_);
+  }
+
+ private:
+  std::optional<T> out_;
+  std::error_code early_;
+};
 
 }  // namespace detail
 
@@ -196,19 +209,19 @@ class Channel {
   /// delivered, or ctx.err() if the context ended first — the value was then not delivered.
   /// Throws ChannelClosed if the channel is (or gets) closed.
   ///
-  /// Like an Asio I/O object's operations, the task uses this handle and `ctx` by reference
-  /// until it starts: await it in the expression that made it, `co_await ch.send(ctx, v)`
+  /// Like an Asio I/O object's operations, the returned awaitable uses this handle and `ctx`
+  /// by reference: await it in the expression that made it, `co_await ch.send(ctx, v)`
   /// (temporaries live until the await ends). Once parked it holds references of its own.
-  Task<std::error_code> send(const Context& ctx, T value,
-                             std::source_location where = std::source_location::current()) const {
-    return detail::channel_send(*state_, ctx, std::move(value), where);
+  detail::SendAwait<T> send(const Context& ctx, T value,
+                            std::source_location where = std::source_location::current()) const {
+    return {*state_, ctx, std::move(value), where};
   }
 
   /// Receives a value, waiting for one. Errc::closed once closed and drained; ctx.err() if
   /// the context ended first — nothing was consumed then. Await it at once, as send().
-  Task<Received<T>> recv(const Context& ctx,
-                         std::source_location where = std::source_location::current()) const {
-    return detail::channel_recv(*state_, ctx, where);
+  detail::RecvAwait<T> recv(const Context& ctx,
+                            std::source_location where = std::source_location::current()) const {
+    return {*state_, ctx, where};
   }
 
   /// Sends without waiting: true if delivered (then `value` was moved from), false if it would

@@ -1,8 +1,6 @@
 // go(): start a fiber. The spindle spelling of Go's `go f(x)`.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
 #include <concepts>
 #include <functional>
 #include <optional>

@@ -1,7 +1,7 @@
 // yield: Go's runtime.Gosched() — let the worker's other ready work run, then continue.
 #pragma once
 
-#include <optional>
+#include <coroutine>
 
 #include "spindle/detail/park.hpp"
 
@@ -17,8 +17,10 @@ class YieldAwait : public RunNode {
   YieldAwait(YieldAwait&&) noexcept : RunNode(&ops) {}
   YieldAwait& operator=(YieldAwait&&) = delete;
 
-  /// Asio's hook, run once the awaiting coroutine is suspended.
-  FiberThread* operator()(FrameBase* frame);
+  /// Throws std::logic_error outside a fiber.
+  bool await_ready();
+  void await_suspend(std::coroutine_handle<> waiter) noexcept;
+  void await_resume() const noexcept {}
 
  private:
   static void run(RunNode* node);
@@ -26,7 +28,7 @@ class YieldAwait : public RunNode {
   static const Ops ops;
 
   FiberRecord* fiber_ = nullptr;
-  std::optional<ParkedThread> thread_;
+  std::coroutine_handle<> waiter_;
 };
 
 }  // namespace detail

@@ -2,16 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include <asio/bind_cancellation_slot.hpp>
-#include <asio/experimental/as_tuple.hpp>
-#include <asio/use_awaitable.hpp>
 #include <sys/socket.h>
 
 #include <optional>
 #include <thread>
 #include <vector>
 
-#include "spindle/detail/op_cancellation.hpp"
+#include "spindle/detail/asio_await.hpp"
 #include "spindle/log.hpp"
 #include "spindle/sleep.hpp"
 
@@ -42,8 +39,6 @@ struct Listener::State final : ConnObserver {
 };
 
 namespace {
-
-constexpr auto as_tuple = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::endpoint& endpoint,
                                              bool reuseport, int backlog, const std::string& name) {
@@ -111,11 +106,15 @@ Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsi
   auto backoff = std::chrono::milliseconds(5);
   for (;;) {
     const unsigned target = opt.reuseport ? index : state->next_worker++ % workers;
-    detail::OpCancellation cancellation(ctx);
-    if (ctx.done()) break;
-    auto [ec, socket] = co_await acceptor.async_accept(
-        state->scheduler.io_context(target),
-        asio::bind_cancellation_slot(cancellation.slot(), as_tuple));
+    std::error_code ec;
+    std::optional<Socket> accepted;
+    co_await detail::await_asio(
+        ctx, std::source_location::current(),
+        [&](std::error_code e, auto&&... socket) {  // no socket when ctx was already done
+          ec = e;
+          if constexpr (sizeof...(socket) == 1) accepted.emplace(std::move(socket)...);
+        },
+        [&](auto handler) { acceptor.async_accept(state->scheduler.io_context(target), std::move(handler)); });
     if (ctx.done()) break;
     if (ec) {
       if (ec == asio::error::operation_aborted) break;
@@ -133,6 +132,7 @@ Task<void> accept_loop(Context ctx, std::shared_ptr<Listener::State> state, unsi
       continue;
     }
     backoff = std::chrono::milliseconds(5);
+    Socket& socket = *accepted;
     if (state->open.load(std::memory_order_relaxed) >= opt.max_connections) {
       state->rejected.fetch_add(1, std::memory_order_relaxed);
       asio::error_code ignored;

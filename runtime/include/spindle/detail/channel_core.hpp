@@ -2,6 +2,7 @@
 // channel send and receive goes through.
 #pragma once
 
+#include <coroutine>
 #include <cstddef>
 #include <source_location>
 #include <stdexcept>
@@ -92,16 +93,38 @@ struct SelectCase {
 /// channel's senders or receivers.
 void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept;
 
-/// co_await the result to park a plain send or receive on `c`, which was already tried once
-/// without success; `op` and `wait` live in the awaiting frame. Afterwards op.fired is 0 if
-/// the case completed (op.result() is Errc::closed if by a close), -1 if ctx ended first.
-inline auto park_single(ParkOp& op, SingleWait& wait, CancelNode* ctx, std::source_location where,
-                        SelectCase& c) {
-  wait.channel = c.channel;
-  op.owner = &wait;
-  op.dequeue = &SingleWait::dequeue;
-  return op.suspend(ctx, where, [&wait, &c](ParkOp& o) noexcept { enqueue_single(o, wait, c); });
-}
+/// Under the channel's lock: links `wait` (for `op`) into the senders or receivers of `c`.
+void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept;
+
+/// A plain send or receive as an awaitable, for Channel<T>::send and recv: it completes
+/// without suspending when it can, else parks in the awaiting frame. Holding the channel's
+/// lock from the first try until the waiter is linked makes the two one critical section:
+/// nothing can change in between, and parking costs one lock round, not two.
+class SingleAwait {
+ protected:
+  SingleAwait(ChannelBase& ch, const Context& ctx, std::source_location where) noexcept
+      : ch_(ch), ctx_(ctx), where_(where) {}
+  SingleAwait(const SingleAwait&) = delete;
+  SingleAwait& operator=(const SingleAwait&) = delete;
+
+  /// Takes the channel's lock and tries `case_` once. Returns its result; on not_ready, when
+  /// the op must park (ctx not done), it keeps the lock and prepares the op, and parking()
+  /// turns true. Otherwise the lock is released. Throws std::logic_error outside a fiber.
+  CaseResult try_or_prepare();
+  /// Links the waiter, releases the lock, and parks the fiber (after try_or_prepare kept the lock).
+  void park(std::coroutine_handle<> waiter) noexcept;
+  bool parking() const noexcept { return parked_; }
+
+  ChannelBase& ch_;
+  const Context& ctx_;
+  std::source_location where_;
+  SelectCase case_{};
+  bool parked_ = false;
+  Ref<ChannelBase> keep_;  // while parked: a handle dropped meanwhile cannot free the channel
+  CancelRef cancel_{nullptr};
+  ParkOp op_;
+  SingleWait wait_{};
+};
 
 /// Runs a select over `cases` (n >= 1): completes the first ready case, checking in an order
 /// that starts at a random case so no ready case is starved; else parks on every channel and

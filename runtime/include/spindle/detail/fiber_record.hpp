@@ -2,9 +2,8 @@
 // completion state that join() waits on.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
 #include <atomic>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -12,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "spindle/detail/block_cache.hpp"
 #include "spindle/detail/context_node.hpp"
 #include "spindle/detail/intrusive_list.hpp"
 #include "spindle/detail/run_queue.hpp"
@@ -50,11 +50,34 @@ class FiberName {
   };
 };
 
-/// The bottom coroutine of a fiber: Asio's entry-point type, so a fiber is one Asio
-/// "thread of execution" started without co_spawn's extra frames, dispatch and completion post.
-using FiberEntry = asio::awaitable<asio::detail::awaitable_thread_entry_point, asio::any_io_executor>;
-/// The Asio thread of execution that runs a fiber's coroutines.
-using FiberThread = asio::detail::awaitable_thread<asio::any_io_executor>;
+/// The bottom coroutine of a fiber (go()'s fiber_main): queued by go(), started by the
+/// fiber's first run, and freeing its own frame when it ends. Until it starts, this handle
+/// owns the frame.
+class FiberEntry {
+ public:
+  struct promise_type {
+    static void* operator new(std::size_t size) { return cached_allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { cached_deallocate(frame, size); }
+    FiberEntry get_return_object() noexcept {
+      return FiberEntry(std::coroutine_handle<promise_type>::from_promise(*this));
+    }
+    std::suspend_always initial_suspend() const noexcept { return {}; }
+    std::suspend_never final_suspend() const noexcept { return {}; }
+    void return_void() const noexcept {}
+    void unhandled_exception() const noexcept { std::terminate(); }  // fiber_main catches all
+  };
+  FiberEntry(FiberEntry&& o) noexcept : frame_(std::exchange(o.frame_, {})) {}
+  FiberEntry& operator=(FiberEntry&&) = delete;
+  ~FiberEntry() {
+    if (frame_) frame_.destroy();
+  }
+  /// Gives up ownership of the frame.
+  std::coroutine_handle<> release() noexcept { return std::exchange(frame_, {}); }
+
+ private:
+  explicit FiberEntry(std::coroutine_handle<promise_type> frame) noexcept : frame_(frame) {}
+  std::coroutine_handle<promise_type> frame_;
+};
 
 /// One fiber, which is also its own context node (one allocation for both): cancelling the
 /// node is cancelling the fiber. Lives while the fiber runs (its body holds a reference) and
@@ -76,6 +99,14 @@ class FiberRecord : public CancelNode, public Hook<RegistryTag>, public RunNode 
 
   /// Queues the fiber's first run on its worker.
   void start(FiberEntry entry) noexcept;
+  /// Shutdown only, with the workers stopped: queues the destruction of the fiber's frames on
+  /// its worker's run queue, for the scheduler's teardown rounds. Called by the owner of a
+  /// suspended fiber (a pending I/O completion) that is destroyed without running; while the
+  /// scheduler runs it does nothing (such an owner was never handed the fiber).
+  void tear_down_later() noexcept;
+  /// Destroys the fiber's frames (its bottom coroutine and every one it awaits). Shutdown
+  /// only; the caller owns the suspended fiber and touches nothing in its frames afterwards.
+  void destroy_frames() noexcept { root_.destroy(); }
 
   /// Where the fiber is suspended in a spindle await; line() == 0 while it is not.
   std::atomic<std::source_location> await_site{std::source_location{}};
@@ -106,10 +137,11 @@ class FiberRecord : public CancelNode, public Hook<RegistryTag>, public RunNode 
   static void remove_joiner(ParkOp* op) noexcept;
   static void run_start(RunNode* node);
   static void abandon_start(RunNode* node) noexcept;
-  static const Ops start_ops;
+  static void tear_down(RunNode* node) noexcept;
+  static const Ops start_ops, tear_down_ops;
   void log_unobserved_error() const noexcept;
 
-  FiberEntry entry_;  // until the first run
+  std::coroutine_handle<> root_;  // the bottom coroutine's frame
   ParkOp* joiner_ = nullptr;  // guarded by join_mu_
   std::exception_ptr error_;
   mutable std::atomic<std::uint32_t> flags_{0};

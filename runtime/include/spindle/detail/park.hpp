@@ -3,12 +3,8 @@
 // (notify), by its context (cancel) or by shutdown (destroy) — whichever claims it first.
 #pragma once
 
-#include <asio/any_io_executor.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/version.hpp>
 #include <atomic>
-#include <optional>
+#include <coroutine>
 #include <source_location>
 #include <stdexcept>
 #include <system_error>
@@ -18,28 +14,7 @@
 #include "spindle/detail/fiber_record.hpp"
 #include "spindle/detail/run_queue.hpp"
 
-// Parking suspends the awaiting coroutine through Asio's own hook for async operations
-// (a callable co_awaited in an awaitable frame receives the frame and detaches its thread),
-// as asio::use_awaitable does, but keeps the parked state in the awaiting frame instead of
-// allocating an operation and an extra coroutine frame per wait. Those hooks are Asio
-// internals, stable across the 1.2x releases this was written against.
-static_assert(ASIO_VERSION >= 102200 && ASIO_VERSION < 103000,
-              "spindle's ParkOp relies on Asio 1.2x awaitable internals; check park.hpp");
-
 namespace spindle::detail {
-
-using FrameBase = asio::detail::awaitable_frame_base<asio::any_io_executor>;
-
-/// A suspended fiber: owns its coroutine stack until resumed (or destroyed).
-class ParkedThread : public asio::detail::awaitable_handler_base<asio::any_io_executor, void> {
- public:
-  explicit ParkedThread(FiberThread* t) : awaitable_handler_base(t) {}
-  /// Continues the coroutine that parked, on the calling thread (its own worker).
-  void resume() {
-    this->frame()->attach_thread(this);
-    this->pump();
-  }
-};
 
 struct QueueTag {};
 
@@ -79,28 +54,53 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
     return result_ ? make_error_code(static_cast<Errc>(result_)) : std::error_code{};
   }
 
-  /// co_await the returned callable to park the calling fiber. `enqueue(op)` links the op
-  /// into the primitive's wait list under the primitive's lock — or, if what the fiber waits
-  /// for already happened, claims and completes it itself; it must not throw. `ctx` (may be
-  /// null; the caller keeps it alive) aborts the wait when cancelled; it is registered after
-  /// `enqueue`. Throws std::logic_error outside a fiber.
+  /// co_await the returned object to park the calling fiber: prepare(ctx, where) now, then
+  /// park(waiter, enqueue) once suspended. Throws std::logic_error outside a fiber.
   template <class Enqueue>
   auto suspend(CancelNode* ctx, std::source_location where, Enqueue enqueue) {
+    prepare(ctx, where);
+    struct Awaiter {
+      ParkOp& op;
+      Enqueue enqueue;
+      bool await_ready() const noexcept { return false; }
+      void await_suspend(std::coroutine_handle<> waiter) noexcept { op.park(waiter, enqueue); }
+      void await_resume() const noexcept {}
+    };
+    return Awaiter{*this, std::move(enqueue)};
+  }
+
+  /// The part of parking done before the fiber suspends: binds the op to the calling fiber
+  /// and to `ctx` (may be null; the caller keeps it alive), which will abort the wait when
+  /// cancelled, and records `where` as the fiber's await site. Throws std::logic_error
+  /// outside a fiber.
+  void prepare(CancelNode* ctx, std::source_location where) {
     fiber_ = current_fiber();
     if (!fiber_) throw std::logic_error("spindle: a spindle wait must run in a fiber started by go()");
     ctx_ = ctx;
     note_park(fiber_, where);
-    return [this, enqueue = std::move(enqueue)](FrameBase* frame) mutable -> FiberThread* {
-      // Runs once the coroutine is suspended, on its own thread: a completion queued from
-      // another thread cannot resume it before this returns.
-      thread_.emplace(frame->detach_thread());
-      fiber_->parked = this;
-      // The primitive first: until the op is registered with its context, only the primitive
-      // can claim it, which lets a select register on all its channels atomically.
-      enqueue(*this);
-      if (ctx_ && !claimed() && !ctx_->add_waiter(this) && try_claim()) complete(ctx_->err());
-      return nullptr;
-    };
+  }
+
+  /// prepare() without recording an await site: for a primitive that holds its lock from
+  /// before the fiber suspends until the op is linked, and records the site after unlocking.
+  void bind(FiberRecord* fiber, CancelNode* ctx) noexcept {
+    fiber_ = fiber;
+    ctx_ = ctx;
+  }
+  FiberRecord* fiber() const noexcept { return fiber_; }
+
+  /// Parks the suspended coroutine `waiter` (after prepare() or bind()). `enqueue(op)` links the op
+  /// into the primitive's wait list under the primitive's lock — or, if what the fiber waits
+  /// for already happened, claims and completes it itself; it must not throw. Runs on the
+  /// fiber's own thread: a completion queued from another thread cannot resume the fiber
+  /// before this returns.
+  template <class Enqueue>
+  void park(std::coroutine_handle<> waiter, Enqueue& enqueue) noexcept {
+    waiter_ = waiter;
+    fiber_->parked = this;
+    // The primitive first: until the op is registered with its context, only the primitive
+    // can claim it, which lets a select register on all its channels atomically.
+    enqueue(*this);
+    if (ctx_ && !claimed() && !ctx_->add_waiter(this) && try_claim()) complete(ctx_->err());
   }
 
   /// The primitive the op waits on, and how to take the op out of its list (under its lock)
@@ -115,18 +115,15 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
   static void run(RunNode* node) {
     auto* self = static_cast<ParkOp*>(node);
     self->unlink();
-    ParkedThread thread = std::move(*self->thread_);
-    self->thread_.reset();
     CurrentFiber as(self->fiber_);
-    thread.resume();  // `self` lives in the frame being resumed: not touched after this
+    self->waiter_.resume();  // `self` lives in the frame being resumed: not touched after this
   }
 
-  /// The fiber will never be resumed: release its stack, which unwinds through its executor.
+  /// The fiber will never be resumed (shutdown): destroy its frames.
   static void abandon(RunNode* node) noexcept {
     auto* self = static_cast<ParkOp*>(node);
     self->unlink();
-    std::optional<ParkedThread> thread = std::move(self->thread_);
-    self->thread_.reset();
+    self->fiber_->destroy_frames();  // `self` is gone with them
   }
 
   static constexpr Ops ops{&run, &abandon};
@@ -151,7 +148,7 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
   std::uint8_t result_ = 0;  // 0 or an Errc
   CancelNode* ctx_ = nullptr;
   FiberRecord* fiber_ = nullptr;
-  std::optional<ParkedThread> thread_;
+  std::coroutine_handle<> waiter_;  // the innermost coroutine of the parked fiber
 };
 
 /// The cancellation node of a wait, kept alive for as long as the fiber may be parked on it.
