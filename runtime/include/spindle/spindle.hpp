@@ -1,6 +1,7 @@
 // Everything of spindle's runtime in one include.
 #pragma once
 
+#include "spindle/async.hpp"
 #include "spindle/channel.hpp"
 #include "spindle/context.hpp"
 #include "spindle/cpu_count.hpp"
