@@ -1,6 +1,6 @@
 // A per-thread cache of freed small blocks in front of the global allocator, for the objects
-// made and dropped on every I/O wait and every request: context nodes, the bridge between a
-// context and an Asio operation, Asio's own operation objects.
+// made and dropped on every I/O wait and every request: coroutine frames, context nodes, the
+// bridge between a context and an Asio operation, Asio's own operation objects.
 //
 // glibc keeps seven freed blocks of each size per thread; a worker that completes a batch of
 // a few hundred waits frees a few hundred blocks of one size at once, and the rest of the
@@ -17,7 +17,7 @@
 namespace spindle::detail {
 
 /// Blocks up to this size (in bytes) are cached; larger ones go to the global allocator.
-inline constexpr std::size_t max_cached_block = 512;
+inline constexpr std::size_t max_cached_block = 1024;
 
 /// A block of at least `size` bytes, aligned for any fundamental type.
 void* cached_allocate(std::size_t size);
