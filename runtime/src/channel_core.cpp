@@ -108,19 +108,6 @@ void SingleWait::dequeue(ParkOp* op) noexcept {
   if (self->waiter.linked()) List<ChanWaiter, ChanTag>::erase(&self->waiter);
 }
 
-void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
-  std::lock_guard lock(c.channel->mu);
-  // Nothing else can claim the op yet: it is in no list and not registered with ctx.
-  const CaseResult r = c.try_now(c);
-  if (r != CaseResult::not_ready) {
-    op.try_claim();
-    op.fired = 0;
-    op.complete(outcome(r));
-    return;
-  }
-  link_single(op, wait, c);
-}
-
 void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
   wait.channel = c.channel;
   wait.waiter.op = &op;

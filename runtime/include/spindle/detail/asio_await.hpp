@@ -13,8 +13,8 @@
 #include "spindle/context.hpp"
 #include "spindle/detail/block_cache.hpp"
 #include "spindle/detail/fiber_executor.hpp"
-#include "spindle/detail/op_cancellation.hpp"
 #include "spindle/detail/fiber_record.hpp"
+#include "spindle/detail/op_cancellation.hpp"
 #include "spindle/detail/worker.hpp"
 
 namespace spindle::detail {

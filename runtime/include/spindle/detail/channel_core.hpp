@@ -89,10 +89,6 @@ struct SelectCase {
   CaseResult (*try_now)(SelectCase&) noexcept;
 };
 
-/// Under the channel's lock: completes `c` now (claiming `op`), or links `wait` into the
-/// channel's senders or receivers.
-void enqueue_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept;
-
 /// Under the channel's lock: links `wait` (for `op`) into the senders or receivers of `c`.
 void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept;
 
