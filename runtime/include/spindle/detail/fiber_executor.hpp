@@ -16,24 +16,15 @@ namespace spindle::detail {
 
 /// Wraps an Asio executor; every function it executes runs with `fiber` as the thread's
 /// current fiber. Properties are forwarded to the inner executor, like asio::strand does.
+/// It does not own the fiber: it is the executor of a suspended fiber's own pending
+/// operation (AsioResume), which the fiber outlives — its bottom frame holds the record, and
+/// it cannot end while suspended there; at shutdown the operation is destroyed before the
+/// fiber's teardown runs. Asio copies an executor several times per operation, and counting
+/// references cost an atomic read-modify-write for each.
 template <class Inner>
 class BasicFiberExecutor {
  public:
-  BasicFiberExecutor(const Inner& inner, FiberRecord* fiber) noexcept
-      : inner_(inner), fiber_(fiber) {
-    if (fiber_) fiber_->add_ref();
-  }
-  BasicFiberExecutor(const BasicFiberExecutor& o) noexcept : BasicFiberExecutor(o.inner_, o.fiber_) {}
-  BasicFiberExecutor(BasicFiberExecutor&& o) noexcept
-      : inner_(std::move(o.inner_)), fiber_(std::exchange(o.fiber_, nullptr)) {}
-  BasicFiberExecutor& operator=(BasicFiberExecutor o) noexcept {
-    std::swap(inner_, o.inner_);
-    std::swap(fiber_, o.fiber_);
-    return *this;
-  }
-  ~BasicFiberExecutor() {
-    if (fiber_) fiber_->release();
-  }
+  BasicFiberExecutor(const Inner& inner, FiberRecord* fiber) noexcept : inner_(inner), fiber_(fiber) {}
 
   template <class Property>
     requires asio::can_query<const Inner&, Property>::value
@@ -60,8 +51,7 @@ class BasicFiberExecutor {
 
   template <class Function>
   void execute(Function&& f) const {
-    asio::execution::execute(
-        inner_, AsFiber<std::decay_t<Function>>{Ref<FiberRecord>(fiber_), std::forward<Function>(f)});
+    asio::execution::execute(inner_, AsFiber<std::decay_t<Function>>{fiber_, std::forward<Function>(f)});
   }
 
   friend bool operator==(const BasicFiberExecutor& a, const BasicFiberExecutor& b) noexcept {
@@ -77,13 +67,13 @@ class BasicFiberExecutor {
  private:
   template <class Function>
   struct AsFiber {
-    Ref<FiberRecord> fiber;
+    FiberRecord* fiber;
     Function f;
     void operator()() {
       struct Restore {
         FiberRecord* prev;
         ~Restore() { exchange_current_fiber(prev); }
-      } restore{exchange_current_fiber(fiber.get())};
+      } restore{exchange_current_fiber(fiber)};
       f();
     }
   };
