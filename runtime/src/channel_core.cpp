@@ -119,12 +119,14 @@ void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
 CaseResult SingleAwait::try_or_prepare() {
   ch_.mu.lock();
   const CaseResult now = case_.try_now(case_);
-  FiberRecord* fiber = current_fiber();
-  if (now != CaseResult::not_ready || ctx_.done() || !fiber) {
+  if (now != CaseResult::not_ready || ctx_.done()) {
     ch_.mu.unlock();
-    if (now == CaseResult::not_ready && !ctx_.done())
-      throw std::logic_error("spindle: a channel operation that waits must run in a fiber started by go()");
     return now;
+  }
+  FiberRecord* fiber = current_fiber();
+  if (!fiber) {
+    ch_.mu.unlock();
+    throw std::logic_error("spindle: a channel operation that waits must run in a fiber started by go()");
   }
   keep_ = Ref<ChannelBase>(&ch_);
   cancel_ = CancelRef(ctx_.canceller());
