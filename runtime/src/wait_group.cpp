@@ -62,12 +62,4 @@ void WaitGroup::dequeue(detail::ParkOp* op) noexcept {
   }
 }
 
-Task<std::error_code> WaitGroup::wait(const Context& ctx, std::source_location where) {
-  if (count() == 0) co_return std::error_code{};
-  const detail::CancelRef cancel(ctx.canceller());
-  detail::ParkOp op;
-  co_await op.suspend(cancel.get(), where, [this](detail::ParkOp& o) noexcept { enqueue(o); });
-  co_return op.result();
-}
-
 }  // namespace spindle

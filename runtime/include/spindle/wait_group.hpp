@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <coroutine>
 #include <cstdint>
 #include <source_location>
 #include <system_error>
@@ -10,7 +11,6 @@
 #include "spindle/detail/intrusive_list.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/spin_mutex.hpp"
-#include "spindle/task.hpp"
 
 namespace spindle {
 
@@ -45,11 +45,11 @@ class WaitGroup {
   /// `auto done = wg.done_on_exit();` at the top of a fiber.
   [[nodiscard]] DoneGuard done_on_exit() noexcept { return DoneGuard(*this); }
 
-  /// Suspends until the counter is zero (at once if it is). Yields an empty error code, or
-  /// ctx.err() if the context ended first. Await it at once: `ctx` is used by reference
-  /// until the task starts (see Channel::send).
-  Task<std::error_code> wait(const Context& ctx,
-                             std::source_location where = std::source_location::current());
+  class WaitAwait;
+  /// Suspends until the counter is zero (at once, without suspending, if it is). Yields an
+  /// empty error code, or ctx.err() if the context ended first. Await it at once: `ctx` is
+  /// used by reference (see Channel::send).
+  WaitAwait wait(const Context& ctx, std::source_location where = std::source_location::current());
 
   /// The current count.
   std::int64_t count() const noexcept { return count_.load(std::memory_order_acquire); }
@@ -59,10 +59,46 @@ class WaitGroup {
   void enqueue(detail::ParkOp& op) noexcept;
   void wake_all() noexcept;
 
+  friend class WaitAwait;
   std::atomic<std::int64_t> count_{0};
   std::atomic<std::int32_t> waiting_{0};  // parked waiters; lets done() skip the lock
   detail::SpinMutex mu_;
   detail::List<detail::ParkOp, detail::QueueTag> waiters_;  // guarded by mu_
 };
+
+/// What WaitGroup::wait returns: an awaiter in the awaiting frame, no coroutine of its own.
+class WaitGroup::WaitAwait {
+ public:
+  WaitAwait(WaitGroup& wg, const Context& ctx, std::source_location where) noexcept
+      : wg_(wg), ctx_(ctx), where_(where) {}
+  WaitAwait(const WaitAwait&) = delete;
+  WaitAwait& operator=(const WaitAwait&) = delete;
+
+  /// Throws std::logic_error if it must wait outside a fiber.
+  bool await_ready() {
+    if (wg_.count() == 0) return true;
+    cancel_ = detail::CancelRef(ctx_.canceller());
+    op_.prepare(cancel_.get(), where_);
+    parked_ = true;
+    return false;
+  }
+  void await_suspend(std::coroutine_handle<> waiter) noexcept {
+    auto enqueue = [this](detail::ParkOp& op) noexcept { wg_.enqueue(op); };
+    op_.park(waiter, enqueue);
+  }
+  std::error_code await_resume() const noexcept { return parked_ ? op_.result() : std::error_code{}; }
+
+ private:
+  WaitGroup& wg_;
+  const Context& ctx_;
+  std::source_location where_;
+  bool parked_ = false;
+  detail::CancelRef cancel_{nullptr};
+  detail::ParkOp op_;
+};
+
+inline WaitGroup::WaitAwait WaitGroup::wait(const Context& ctx, std::source_location where) {
+  return {*this, ctx, where};
+}
 
 }  // namespace spindle
