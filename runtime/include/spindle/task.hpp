@@ -3,7 +3,7 @@
 
 #include <coroutine>
 #include <exception>
-#include <new>
+#include <optional>
 #include <type_traits>
 #include <utility>
 
@@ -18,11 +18,8 @@ namespace detail {
 
 /// What every task's promise holds: the coroutine awaiting it, how it is being run, and the
 /// exception it ended with. Frames come from the per-thread block cache.
-class TaskPromiseBase {
+class TaskPromiseBase : public CachedAllocation {
  public:
-  static void* operator new(std::size_t size) { return cached_allocate(size); }
-  static void operator delete(void* frame, std::size_t size) noexcept { cached_deallocate(frame, size); }
-
   std::suspend_always initial_suspend() const noexcept { return {}; }
 
   /// At the end a task returns to whoever runs it. Started by its awaiter (the usual case:
@@ -55,27 +52,19 @@ class TaskPromiseBase {
 template <class T>
 class TaskPromise final : public TaskPromiseBase {
  public:
-  TaskPromise() noexcept {}
-  ~TaskPromise() {
-    if (has_value_) value_.~T();
-  }
   Task<T> get_return_object() noexcept;
   template <class U = T>
     requires std::is_convertible_v<U&&, T>
   void return_value(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
-    ::new (static_cast<void*>(&value_)) T(std::forward<U>(v));
-    has_value_ = true;
+    value_.emplace(std::forward<U>(v));
   }
   T take() {
     rethrow_if_failed();
-    return std::move(value_);
+    return std::move(*value_);
   }
 
  private:
-  union {
-    T value_;
-  };
-  bool has_value_ = false;
+  std::optional<T> value_;
 };
 
 template <>

@@ -55,9 +55,7 @@ class FiberName {
 /// owns the frame.
 class FiberEntry {
  public:
-  struct promise_type {
-    static void* operator new(std::size_t size) { return cached_allocate(size); }
-    static void operator delete(void* frame, std::size_t size) noexcept { cached_deallocate(frame, size); }
+  struct promise_type : CachedAllocation {  // the frame comes from the block cache
     FiberEntry get_return_object() noexcept {
       return FiberEntry(std::coroutine_handle<promise_type>::from_promise(*this));
     }

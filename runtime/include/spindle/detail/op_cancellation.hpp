@@ -4,11 +4,9 @@
 
 #include <asio/cancellation_signal.hpp>
 #include <asio/io_context.hpp>
-#include <source_location>
 #include <utility>
 
 #include "spindle/context.hpp"
-#include "spindle/detail/fiber_record.hpp"
 
 namespace spindle::detail {
 
@@ -37,23 +35,6 @@ class OpCancellation {
 
  private:
   Bridge* bridge_ = nullptr;
-};
-
-/// Marks the current fiber as parked at `where` for the lifetime of this object, so the live
-/// view and the leak report can name the await a fiber is stuck in.
-class AwaitSite {
- public:
-  explicit AwaitSite(std::source_location where) noexcept : fiber_(current_fiber()) {
-    if (fiber_) note_park(fiber_, where);
-  }
-  ~AwaitSite() {
-    if (fiber_) fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);
-  }
-  AwaitSite(const AwaitSite&) = delete;
-  AwaitSite& operator=(const AwaitSite&) = delete;
-
- private:
-  FiberRecord* fiber_;
 };
 
 }  // namespace spindle::detail
