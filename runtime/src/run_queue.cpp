@@ -3,6 +3,7 @@
 #include <asio/post.hpp>
 #include <mutex>
 
+#include "spindle/detail/park.hpp"
 #include "spindle/detail/worker.hpp"
 
 namespace spindle::detail {
@@ -63,7 +64,20 @@ bool RunQueue::spin_for_remote() noexcept {
   }
 }
 
+bool RunQueue::defer_registration(ParkOp* op) noexcept {
+  if (!in_batch_) return false;
+  deferred_.push_back(op);
+  return true;
+}
+
+void RunQueue::drop_deferred(ParkOp* op) noexcept { List<ContextWaiter, CtxWaitTag>::erase(op); }
+
+void RunQueue::register_deferred() noexcept {
+  while (ContextWaiter* w = deferred_.pop_front()) static_cast<ParkOp*>(w)->register_deferred();
+}
+
 void RunQueue::drain() {
+  in_batch_ = true;
   bool cross_thread = false;  // fibers woken from other threads ran in this batch
   for (int i = 0; i < batch; ++i) {
     RunNode* n = pop_local();
@@ -72,10 +86,16 @@ void RunQueue::drain() {
       n = pop_local();
     }
     // A cross-thread exchange (a ping-pong, a fan-out) usually answers within microseconds.
-    if (!n && cross_thread && spin_for_remote()) n = pop_local();
+    // Parked fibers register with their contexts first: the spin must not delay a cancel.
+    if (!n && cross_thread) {
+      register_deferred();
+      if (spin_for_remote()) n = pop_local();
+    }
     if (!n) break;
-    n->ops->run(n);
+    n->ops->run(n);  // never throws: a fiber's exceptions end in its own frame
   }
+  in_batch_ = false;
+  register_deferred();
   // Clear the flag before looking again: a push that saw it set relies on this check.
   scheduled_.store(false, std::memory_order_seq_cst);
   bool more = head_ != nullptr;

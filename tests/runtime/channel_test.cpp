@@ -139,6 +139,34 @@ SPINDLE_TEST("a cancelled receive consumes nothing; a cancelled send delivers no
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("a wait cancelled before its worker's batch ends is still woken") {
+  // A parked fiber registers with its context only when its worker's run batch ends, since
+  // most waits end sooner. A cancel in between — from the same worker, before the batch is
+  // over, or from another thread — must reach it all the same.
+  Scheduler sched({.threads = 2});
+  sched.block_on([](Context ctx) -> Task<> {
+    Channel<int> ch;
+    for (int i = 0; i < 200; ++i) {
+      auto [rctx, cancel_recv] = with_cancel(ctx);
+      auto receiver = go(rctx, [](Context c, Channel<int> in) -> Task<std::error_code> {
+        co_return (co_await in.recv(c)).error();
+      }, ch);
+      auto waiter = go(rctx, [](Context c) -> Task<std::error_code> { co_return co_await c.wait(); });
+      co_await yield();  // both park, in this batch
+      if (i % 2 == 0) {
+        cancel_recv();
+      } else {
+        std::thread other([&] { cancel_recv(); });
+        other.join();
+      }
+      CHECK(co_await receiver.join(ctx) == Errc::canceled);
+      CHECK(co_await waiter.join(ctx) == Errc::canceled);
+    }
+    CHECK_FALSE(ch.try_recv().has_value());
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
 SPINDLE_TEST("a parked operation outlives the handle and context it was given") {
   // Operations borrow the channel handle and the context until they park; a parked one holds
   // its own references. Here both the only handle and the only reference to the wait's

@@ -19,7 +19,8 @@ namespace spindle::detail {
 struct QueueTag {};
 
 /// A fiber parked on a primitive. It lives in the awaiting coroutine's frame, sits in the
-/// primitive's wait list (QueueTag hook) and in its context's waiter list. Wakers
+/// primitive's wait list (QueueTag hook) and in its context's waiter list — or, until its
+/// worker's batch ends, in the worker's list of registrations put off (same hook). Wakers
 /// `try_claim()` it and, if they win, `complete()` it, which queues the fiber on its worker's
 /// RunQueue; there the op unlinks itself from both lists (taking each lock on its own, so no
 /// lock order exists between them) before the coroutine continues.
@@ -100,7 +101,16 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
     // The primitive first: until the op is registered with its context, only the primitive
     // can claim it, which lets a select register on all its channels atomically.
     enqueue(*this);
-    if (ctx_ && !claimed() && !ctx_->add_waiter(this) && try_claim()) complete(ctx_->err());
+    if (!ctx_ || claimed()) return;
+    if (fiber_->run_queue->defer_registration(this)) deferred_ = true;
+    else register_with_context();
+  }
+
+  /// The worker's batch ended with the op's registration put off (RunQueue::defer_registration)
+  /// and already out of the worker's list: registers it now unless it was woken meanwhile.
+  void register_deferred() noexcept {
+    deferred_ = false;
+    if (!claimed()) register_with_context();
   }
 
   /// The primitive the op waits on, and how to take the op out of its list (under its lock)
@@ -131,12 +141,22 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
   /// Leaves the context's and the primitive's lists; runs on the fiber's thread (or at
   /// shutdown, once the workers stopped).
   void unlink() noexcept {
-    if (ctx_) ctx_->remove_waiter(this);
+    if (deferred_) {
+      fiber_->run_queue->drop_deferred(this);
+      deferred_ = false;
+    } else if (ctx_) {
+      ctx_->remove_waiter(this);
+    }
     if (dequeue) dequeue(this);
     if (fiber_->parked == this) {
       fiber_->parked = nullptr;
       fiber_->await_site.store(std::source_location{}, std::memory_order_relaxed);
     }
+  }
+
+  /// Registers with the context; if it is already done, completes the op with its error.
+  void register_with_context() noexcept {
+    if (!ctx_->add_waiter(this) && try_claim()) complete(ctx_->err());
   }
 
   static void on_context_cancel(ContextWaiter* w, std::error_code why) noexcept {
@@ -146,6 +166,7 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
 
   std::atomic<std::uint8_t> state_{0};
   std::uint8_t result_ = 0;  // 0 or an Errc
+  bool deferred_ = false;    // in the worker's deferred registrations; the fiber's thread only
   CancelNode* ctx_ = nullptr;
   FiberRecord* fiber_ = nullptr;
   std::coroutine_handle<> waiter_;  // the innermost coroutine of the parked fiber

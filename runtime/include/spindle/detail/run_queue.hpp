@@ -5,11 +5,15 @@
 #include <atomic>
 #include <chrono>
 
+#include "spindle/detail/intrusive_list.hpp"
 #include "spindle/detail/spin_mutex.hpp"
 
 namespace spindle::detail {
 
 class SchedulerCore;
+class ContextWaiter;
+class ParkOp;
+struct CtxWaitTag;
 
 /// Something that can be made runnable on a worker: a fiber to start or to resume.
 struct RunNode {
@@ -43,6 +47,15 @@ class RunQueue {
   /// Shutdown only (worker stopped): abandons every queued node; returns how many.
   std::size_t abandon_all() noexcept;
 
+  /// On the worker's thread while it runs a batch: puts off registering `op` with its
+  /// context until the batch ends, and returns true; else returns false (register now).
+  /// Most parked fibers are woken within the batch that parked them (a channel hand-off, a
+  /// join), and those then never take the context's lock at all, twice per wait. A
+  /// cancellation meanwhile is seen when the op registers: at worst one batch late.
+  bool defer_registration(ParkOp* op) noexcept;
+  /// The op was woken before the batch ended: forgets its deferred registration.
+  void drop_deferred(ParkOp* op) noexcept;
+
  private:
   /// How many fibers run before the batch yields to Asio, so I/O and timers keep flowing.
   static constexpr int batch = 128;
@@ -56,6 +69,7 @@ class RunQueue {
   RunNode* pop_local() noexcept;
   bool take_remote() noexcept;
   bool spin_for_remote() noexcept;
+  void register_deferred() noexcept;
 
   asio::io_context& io_;
   RunNode* head_ = nullptr;  // owner thread only
@@ -65,6 +79,8 @@ class RunQueue {
   RunNode* remote_tail_ = nullptr;
   std::atomic<bool> remote_pending_{false};  // remote_head_ != nullptr, readable without the lock
   std::atomic<bool> scheduled_{false};
+  bool in_batch_ = false;                             // owner thread only
+  List<ContextWaiter, CtxWaitTag> deferred_;  // owner thread only: ParkOps, see defer_registration
 };
 
 }  // namespace spindle::detail
