@@ -47,14 +47,17 @@ class SmallArray {
 class LockAll {
  public:
   LockAll(SelectCase* cases, std::size_t n) : channels_(n) {
-    for (std::size_t i = 0; i < n; ++i) channels_[i] = cases[i].channel;
+    for (std::size_t i = 0; i < n; ++i) {
+      cases[i].channel->check_thread();
+      channels_[i] = cases[i].channel;
+    }
     auto* first = channels_.data();
     std::sort(first, first + n);
     count_ = static_cast<std::size_t>(std::unique(first, first + n) - first);
-    for (std::size_t i = 0; i < count_; ++i) channels_[i]->mu.lock();
+    for (std::size_t i = 0; i < count_; ++i) channels_[i]->lock();
   }
   ~LockAll() {
-    for (std::size_t i = count_; i-- > 0;) channels_[i]->mu.unlock();
+    for (std::size_t i = count_; i-- > 0;) channels_[i]->unlock();
   }
   LockAll(const LockAll&) = delete;
   LockAll& operator=(const LockAll&) = delete;
@@ -92,7 +95,7 @@ struct ParkedSelect {
     auto* self = static_cast<ParkedSelect*>(op->owner);
     for (std::size_t i = 0; i < self->waiters->size(); ++i) {
       ChanWaiter& w = (*self->waiters)[i];
-      std::lock_guard lock(self->cases[i].channel->mu);
+      std::lock_guard lock(*self->cases[i].channel);
       if (w.linked()) List<ChanWaiter, ChanTag>::erase(&w);
     }
   }
@@ -100,11 +103,15 @@ struct ParkedSelect {
 
 }  // namespace
 
+void ChannelBase::throw_off_home() {
+  throw std::logic_error("spindle: a worker-local channel was used off the worker that made it");
+}
+
 void SingleWait::dequeue(ParkOp* op) noexcept {
   // Completed through the channel (fired): whoever did it popped the waiter already.
   if (op->fired >= 0) return;
   auto* self = static_cast<SingleWait*>(op->owner);
-  std::lock_guard lock(self->channel->mu);
+  std::lock_guard lock(*self->channel);
   if (self->waiter.linked()) List<ChanWaiter, ChanTag>::erase(&self->waiter);
 }
 
@@ -117,15 +124,16 @@ void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
 }
 
 CaseResult SingleAwait::try_or_prepare() {
-  ch_.mu.lock();
+  ch_.check_thread();
+  ch_.lock();
   const CaseResult now = case_.try_now(case_);
   if (now != CaseResult::not_ready || ctx_.done()) {
-    ch_.mu.unlock();
+    ch_.unlock();
     return now;
   }
   FiberRecord* fiber = current_fiber();
   if (!fiber) {
-    ch_.mu.unlock();
+    ch_.unlock();
     throw std::logic_error("spindle: a channel operation that waits must run in a fiber started by go()");
   }
   keep_ = Ref<ChannelBase>(&ch_);
@@ -140,13 +148,13 @@ CaseResult SingleAwait::try_or_prepare() {
 void SingleAwait::park(std::coroutine_handle<> waiter) noexcept {
   auto enqueue = [this](ParkOp& op) noexcept {
     link_single(op, wait_, case_);
-    ch_.mu.unlock();
+    ch_.unlock();
     note_park(op.fiber(), where_);
   };
   op_.park(waiter, enqueue);
 }
 
-Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept {
+Selected try_select_cases(SelectCase* cases, std::size_t n) {
   LockAll locks(cases, n);
   const Attempt a = attempt(cases, n, random_start(n));
   return {a.index, outcome(a.result)};

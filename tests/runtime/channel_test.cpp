@@ -273,6 +273,74 @@ SPINDLE_TEST("channels work between fibers on different threads") {
   CHECK(sched.shutdown(1s).empty());
 }
 
+SPINDLE_TEST("a worker-local channel serves its worker's fibers and refuses other threads") {
+  CHECK_THROWS_AS(Channel<int>::worker_local(), std::logic_error);  // not on a worker
+  Scheduler sched({.threads = 2});
+  // Everything below runs on worker 0; "feeder" and "intruder" on worker 1.
+  sched.block_on([](Context main_ctx) -> Task<> {
+    co_await go({main_ctx, "home", 0u}, [](Context ctx) -> Task<> {
+      // Values in order through a rendezvous and a buffered local channel, with parks both ways.
+      auto jobs = Channel<int>::worker_local();
+      auto results = Channel<long>::worker_local(4);
+      auto worker = go(ctx, [](Context c, Channel<int> in, Channel<long> out) -> Task<> {
+        while (auto j = co_await in.recv(c)) co_await out.send(c, *j * 2L);
+        out.close();
+      }, jobs, results);
+      auto producer = go(ctx, [](Context c, Channel<int> out) -> Task<> {
+        for (int i = 0; i < 1000; ++i) co_await out.send(c, i);
+        out.close();
+      }, jobs);
+      long expected = 0, sum = 0;
+      while (auto r = co_await results.recv(ctx)) {
+        CHECK(*r == expected);
+        expected += 2;
+        sum += *r;
+      }
+      CHECK(sum == 999L * 1000);
+      co_await worker.join(ctx);
+      co_await producer.join(ctx);
+
+      // select over a local and a shared channel; the shared one fed from the other thread.
+      auto local = Channel<int>::worker_local(1);
+      Channel<int> shared;
+      auto feeder = go({ctx, "feeder", 1u}, [](Context c, Channel<int> out) -> Task<> {
+        co_await out.send(c, 7);
+      }, shared);
+      auto from_local = local.recv_case();
+      auto from_shared = shared.recv_case();
+      CHECK((co_await select(ctx, from_local, from_shared)).index == 1);
+      CHECK(*from_shared == 7);
+      co_await feeder.join(ctx);
+
+      // A receive parked on a local channel is cancelled from another thread; nothing is lost.
+      auto [rctx, cancel] = with_cancel(ctx);
+      auto receiver = go(rctx, [](Context c, Channel<int> in) -> Task<std::error_code> {
+        co_return (co_await in.recv(c)).error();
+      }, local);
+      co_await sleep(ctx, 5ms);
+      std::thread([&] { cancel(); }).join();
+      CHECK(co_await receiver.join(ctx) == Errc::canceled);
+      CHECK(local.try_send(8));
+      CHECK(*local.try_recv() == 8);
+
+      // Any use from a fiber of the other worker is refused, before touching the channel.
+      auto intruder = go({ctx, "intruder", 1u}, [](Context c, Channel<int> ch) -> Task<int> {
+        int refused = 0;
+        try { co_await ch.send(c, 1); } catch (const std::logic_error&) { ++refused; }
+        try { co_await ch.recv(c); } catch (const std::logic_error&) { ++refused; }
+        try { ch.try_send(1); } catch (const std::logic_error&) { ++refused; }
+        try { ch.try_recv(); } catch (const std::logic_error&) { ++refused; }
+        try { ch.close(); } catch (const std::logic_error&) { ++refused; }
+        co_return refused;
+      }, local);
+      CHECK(co_await intruder.join(ctx) == 5);
+      CHECK_FALSE(local.closed());
+      CHECK(local.size() == 0);
+    }).join(main_ctx);
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
 SPINDLE_TEST("select takes exactly one ready case and leaves the others untouched") {
   Scheduler sched({.threads = 1});
   sched.block_on([](Context ctx) -> Task<> {

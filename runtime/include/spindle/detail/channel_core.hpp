@@ -13,6 +13,7 @@
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/ref_counted.hpp"
 #include "spindle/detail/spin_mutex.hpp"
+#include "spindle/detail/worker.hpp"
 #include "spindle/task.hpp"
 
 namespace spindle {
@@ -56,10 +57,26 @@ struct SingleWait {
 /// What a channel of any element type shares: its lock and wait lists.
 class ChannelBase : public RefCounted {
  public:
-  SpinMutex mu;
-  List<ChanWaiter, ChanTag> senders;    // guarded by mu
-  List<ChanWaiter, ChanTag> receivers;  // guarded by mu
-  bool closed = false;                  // guarded by mu
+  /// `home`: for a worker-local channel, the io_context of the one worker whose fibers may
+  /// use it; null for a channel any thread may use.
+  explicit ChannelBase(asio::io_context* home) noexcept : home_(home) {}
+
+  /// The channel's lock (BasicLockable). A worker-local channel has none to take: only its
+  /// worker's thread touches it — and the scheduler's shutdown, once the workers stopped.
+  void lock() noexcept {
+    if (!home_) mu_.lock();
+  }
+  void unlock() noexcept {
+    if (!home_) mu_.unlock();
+  }
+  /// Throws std::logic_error when a worker-local channel is used off its worker.
+  void check_thread() const {
+    if (home_ && current_io() != home_) throw_off_home();
+  }
+
+  List<ChanWaiter, ChanTag> senders;    // guarded by the lock
+  List<ChanWaiter, ChanTag> receivers;  // guarded by the lock
+  bool closed = false;                  // guarded by the lock
 
   /// Under mu: claims the first waiter of `list` whose op can still be claimed; waiters of
   /// ops already claimed elsewhere (a select that fired on another case, a cancelled wait)
@@ -74,6 +91,12 @@ class ChannelBase : public RefCounted {
     w->op->fired = static_cast<std::int16_t>(w->index);
     w->op->complete(ec);
   }
+
+ private:
+  [[noreturn]] static void throw_off_home();
+
+  SpinMutex mu_;
+  asio::io_context* const home_;
 };
 
 /// What try_now reports.
@@ -84,7 +107,7 @@ struct SelectCase {
   ChannelBase* channel;
   bool is_send;
   void* slot;
-  /// Under channel->mu: completes the case at once if it can (taking or giving a value,
+  /// Under the channel's lock: completes the case at once if it can (taking or giving a value,
   /// waking a partner), or reports that the channel is closed.
   CaseResult (*try_now)(SelectCase&) noexcept;
 };
@@ -129,7 +152,7 @@ class SingleAwait {
 Task<Selected> select_cases(const Context& ctx, std::source_location where, SelectCase* cases,
                             std::size_t n);
 /// The non-blocking form: the index of a case completed now, or -1 (Go's `default:`).
-Selected try_select_cases(SelectCase* cases, std::size_t n) noexcept;
+Selected try_select_cases(SelectCase* cases, std::size_t n);
 
 }  // namespace detail
 }  // namespace spindle
