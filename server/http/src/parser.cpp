@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
@@ -83,6 +84,31 @@ std::size_t find_line_byte(std::string_view data, std::size_t i, std::size_t sto
     if (((cr - ones) & ~cr & highs) | ((lf - ones) & ~lf & highs)) break;
   }
   while (i < stop && data[i] != '\r' && data[i] != '\n') ++i;
+  return i;
+}
+
+/// The position of the first byte from i on that may not be in a field value: a CTL other
+/// than HTAB (the value's CR at the latest), or DEL. Eight bytes at a time while they are in
+/// `text`: (w - 0x20...) & ~w & 0x80... marks the bytes below 0x20, exactly up to the first
+/// one (borrows only run upwards), so its lowest mark is the first such byte; DEL likewise.
+std::size_t skip_field_value(std::string_view text, std::size_t i) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+  if constexpr (std::endian::native == std::endian::little) {
+    while (i + 8 <= text.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      const std::uint64_t del = w ^ (ones * 0x7F);
+      const std::uint64_t marks = ((w - ones * 0x20) & ~w & highs) | ((del - ones) & ~del & highs);
+      if (marks == 0) {
+        i += 8;
+        continue;
+      }
+      i += static_cast<std::size_t>(std::countr_zero(marks)) / 8;
+      if (text[i] != '\t') return i;
+      ++i;  // HTAB is allowed
+    }
+  }
+  while (is_field_value_char(text[i])) ++i;
   return i;
 }
 
@@ -245,7 +271,7 @@ HeadStatus HeadParser::parse_lines(std::string_view text, RequestHead& head, Par
     ++pos;
     while (is_ows(p[pos])) ++pos;
     const std::size_t value_start = pos;
-    while (is_field_value_char(p[pos])) ++pos;
+    pos = skip_field_value(text, pos);
     if (p[pos] != '\r') return fail(error, 400, "invalid character in header " + std::string(name));
     if (p[pos + 1] != '\n') return fail(error, 400, "bare CR in request head");
     std::size_t value_end = pos;
