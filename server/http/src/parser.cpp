@@ -1,17 +1,36 @@
 #include "spindle/http/parser.hpp"
 
 #include <algorithm>
+#include <array>
+#include <bit>
 #include <charconv>
 #include <cstring>
 
 namespace spindle::http {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-bool is_field_value_char(unsigned char c) {
-  return c == '\t' || (c >= 0x20 && c != 0x7F);  // VCHAR, SP, obs-text; no NUL or other CTL
+/// A 256-entry table of the bytes `in` says yes to: one load per byte where a parser asks
+/// "is this a token character" for every byte of a head.
+template <class F>
+constexpr std::array<bool, 256> byte_class(F in) {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = in(static_cast<unsigned char>(c));
+  return table;
 }
+
+/// RFC 9110 tchar.
+constexpr auto token_chars = byte_class([](unsigned char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+});
+/// VCHAR, SP, HTAB, obs-text: anything but NUL, the other CTLs and DEL.
+constexpr auto field_value_chars = byte_class([](unsigned char c) { return c == '\t' || (c >= 0x20 && c != 0x7F); });
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+bool is_tchar(char c) { return token_chars[static_cast<unsigned char>(c)]; }
+bool is_field_value_char(char c) { return field_value_chars[static_cast<unsigned char>(c)]; }
+/// A request-target byte: visible ASCII, no SP, CTL, DEL or non-ASCII.
+bool is_target_char(char c) { return static_cast<unsigned char>(c) - 0x21u < 0x7Fu - 0x21u; }
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
@@ -19,9 +38,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_token_char(static_cast<unsigned char>(c)); });
-}
+bool is_token(std::string_view s) { return !s.empty() && std::all_of(s.begin(), s.end(), is_tchar); }
 
 /// Calls f(element) for each comma-separated element of a list value, trimmed, skipping
 /// empty ones (RFC 9110 §5.6.1); stops early if f returns false.
@@ -70,19 +87,60 @@ std::size_t find_line_byte(std::string_view data, std::size_t i, std::size_t sto
   return i;
 }
 
+/// The position of the first byte from i on that may not be in a field value: a CTL other
+/// than HTAB (the value's CR at the latest), or DEL. Eight bytes at a time while they are in
+/// `text`: (w - 0x20...) & ~w & 0x80... marks the bytes below 0x20, exactly up to the first
+/// one (borrows only run upwards), so its lowest mark is the first such byte; DEL likewise.
+std::size_t skip_field_value(std::string_view text, std::size_t i) noexcept {
+  constexpr std::uint64_t ones = 0x0101010101010101, highs = 0x8080808080808080;
+  if constexpr (std::endian::native == std::endian::little) {
+    while (i + 8 <= text.size()) {
+      std::uint64_t w;
+      std::memcpy(&w, text.data() + i, 8);
+      const std::uint64_t del = w ^ (ones * 0x7F);
+      const std::uint64_t marks = ((w - ones * 0x20) & ~w & highs) | ((del - ones) & ~del & highs);
+      if (marks == 0) {
+        i += 8;
+        continue;
+      }
+      i += static_cast<std::size_t>(std::countr_zero(marks)) / 8;
+      if (text[i] != '\t') return i;
+      ++i;  // HTAB is allowed
+    }
+  }
+  while (is_field_value_char(text[i])) ++i;
+  return i;
+}
+
+/// Why a request line (up to its CR) that is not `token SP target SP HTTP/1.0|1.1` is
+/// refused: the first rule it breaks, in the order the rules are documented.
+ParseError request_line_error(std::string_view line) {
+  const auto sp1 = line.find(' ');
+  const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
+  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
+    return {400, "malformed request line"};
+  const std::string_view method = line.substr(0, sp1), target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+  const std::string_view version = line.substr(sp2 + 1);
+  if (!is_token(method)) return {400, "invalid method"};
+  if (target.empty()) return {400, "empty request target"};
+  if (!std::all_of(target.begin(), target.end(), is_target_char)) return {400, "invalid character in request target"};
+  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !std::isdigit(static_cast<unsigned char>(version[5])) ||
+      version[6] != '.' || !std::isdigit(static_cast<unsigned char>(version[7])))
+    return {400, "malformed HTTP version"};
+  // Well-formed, so only the version number differs from what the caller accepts.
+  return {505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 are)"};
+}
+
+/// Why a header line (up to its CR) that does not start with `token ":"` is refused.
+const char* field_name_error(std::string_view line) {
+  if (is_ows(line.front())) return "obsolete line folding in header";
+  if (line.find(':') == std::string_view::npos) return "header line without a colon";
+  return "invalid header name (whitespace before ':'?)";
+}
+
 }  // namespace
 
-bool is_token_char(unsigned char c) noexcept {
-  if (c >= '0' && c <= '9') return true;
-  if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
+bool is_token_char(unsigned char c) noexcept { return token_chars[c]; }
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -110,6 +168,23 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
   // Empty lines before a request line are ignored (RFC 9112 §2.2), a few at most.
   std::size_t start = 0;
   while (start + 1 < data.size() && start < 8 && data[start] == '\r' && data[start + 1] == '\n') start += 2;
+
+  // Usually a read brings one whole head and nothing after it. Then the head is parsed
+  // straight away, skipping the scan below: when parse_lines accepts it, every line of it ended
+  // in CRLF, and it is within the limits as the scan applies them (the request line up to
+  // max_request_line bytes, every byte before the final LF within max_header_bytes), so the
+  // scan would have found no fault and this same end. Anything else takes the scan, which
+  // names the first fault: a later bare CR or LF outranks an earlier bad header, say.
+  if (data.size() >= start + 4 && data.ends_with("\r\n\r\n")) {
+    std::size_t end = 0;
+    if (parse_lines(data.substr(start), head, error, end) == HeadStatus::complete &&
+        head.method.size() + head.target.size() + 10 <= limits_.max_request_line &&
+        end <= limits_.max_header_bytes + 1) {
+      scanned_ = head.head_bytes = start + end;
+      return HeadStatus::complete;
+    }
+  }
+
   for (std::size_t i = std::max(scanned_, start); i < data.size(); ++i) {
     if (i == start || data[i - 1] != '\r') {
       // Up to the next CR or LF, or the next limit, no check below can fail: skip there.
@@ -128,7 +203,8 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
       if (i - start >= 3 && data[i - 2] == '\n') {  // "\r\n\r\n": the head is complete
         scanned_ = i + 1;
         head.head_bytes = i + 1;
-        return parse_complete(data.substr(start, i + 1 - start), head, error);
+        std::size_t end = 0;
+        return parse_lines(data.substr(start, i + 1 - start), head, error, end);
       }
     }
     if (!line_end_seen_ && i - start >= limits_.max_request_line + 1)
@@ -140,35 +216,35 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
   return HeadStatus::incomplete;
 }
 
-HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, ParseError& error) {
+HeadStatus HeadParser::parse_lines(std::string_view text, RequestHead& head, ParseError& error, std::size_t& end) {
   head.fields.clear();
   head.chunked = false;
   head.content_length.reset();
   head.expect_continue = false;
+  // Every scan below stops at a CR at the latest (none of the byte classes holds CR), and
+  // text ends in CRLFCRLF: no scan runs past its end, and after a CR there is one more byte.
+  const char* const p = text.data();
 
-  // Request line: method SP request-target SP HTTP-version
-  // parse() let through no CR without an LF after it, nor an LF without a CR before it: each
-  // line ends at its first CR.
-  const auto line_end = text.find('\r');
-  const std::string_view line = text.substr(0, line_end);
-  const auto sp1 = line.find(' ');
-  const auto sp2 = sp1 == std::string_view::npos ? sp1 : line.find(' ', sp1 + 1);
-  if (sp2 == std::string_view::npos || line.find(' ', sp2 + 1) != std::string_view::npos)
-    return fail(error, 400, "malformed request line");
-  head.method = line.substr(0, sp1);
-  head.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-  const std::string_view version = line.substr(sp2 + 1);
-  if (!is_token(head.method)) return fail(error, 400, "invalid method");
-  if (head.target.empty()) return fail(error, 400, "empty request target");
-  for (char ch : head.target)
-    if (static_cast<unsigned char>(ch) <= 0x20 || static_cast<unsigned char>(ch) >= 0x7F)
-      return fail(error, 400, "invalid character in request target");
-  if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !std::isdigit(static_cast<unsigned char>(version[5])) ||
-      version[6] != '.' || !std::isdigit(static_cast<unsigned char>(version[7])))
-    return fail(error, 400, "malformed HTTP version");
-  if (version[5] != '1' || (version[7] != '0' && version[7] != '1'))
-    return fail(error, 505, "HTTP version not supported (HTTP/1.0 and HTTP/1.1 are)");
-  head.minor_version = version[7] - '0';
+  // Request line: method SP request-target SP HTTP-version CRLF, in one pass; a line of any
+  // other shape is looked at again to say which rule it breaks.
+  std::size_t i = 0;
+  while (is_tchar(p[i])) ++i;
+  const std::size_t method_end = i;
+  if (i > 0 && p[i] == ' ') ++i;
+  const std::size_t target_start = i;
+  while (is_target_char(p[i])) ++i;
+  const std::size_t target_end = i;
+  if (method_end == 0 || target_start != method_end + 1 || target_end == target_start || p[i] != ' ' ||
+      text.size() - i < 10 || std::memcmp(p + i + 1, "HTTP/1.", 7) != 0 || (p[i + 8] != '0' && p[i + 8] != '1') ||
+      p[i + 9] != '\r') {
+    const ParseError e = request_line_error(text.substr(0, text.find('\r')));
+    return fail(error, e.status, e.reason);
+  }
+  if (p[i + 10] != '\n') return fail(error, 400, "bare CR in request head");
+  head.method = text.substr(0, method_end);
+  head.target = text.substr(target_start, target_end - target_start);
+  head.minor_version = p[i + 8] - '0';
+  std::size_t pos = i + 11;
 
   if (head.method == "CONNECT") return fail(error, 501, "CONNECT is not supported");
   const std::string_view target = head.target;
@@ -180,27 +256,28 @@ HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, 
   if (asterisk_form && head.method != "OPTIONS") return fail(error, 400, "'*' target is only for OPTIONS");
   if (!origin_form && !asterisk_form && !absolute_form) return fail(error, 400, "malformed request target");
 
-  // Header fields.
-  std::size_t pos = line_end + 2;
+  // Header fields: token ":" OWS value OWS CRLF each, each scanned once, up to the blank line.
   int hosts = 0;
   bool any_length = false, any_te = false;
   std::uint64_t length = 0;
   head.keep_alive = head.minor_version == 1;
   bool keep_alive_token = false, close_token = false;
-  while (pos < text.size()) {
-    const auto end = text.find('\r', pos);
-    const std::string_view fline = text.substr(pos, end - pos);
-    pos = end + 2;
-    if (fline.empty()) break;  // the blank line ending the head
-    if (is_ows(fline.front())) return fail(error, 400, "obsolete line folding in header");
-    const auto colon = fline.find(':');
-    if (colon == std::string_view::npos) return fail(error, 400, "header line without a colon");
-    const std::string_view name = fline.substr(0, colon);
-    if (!is_token(name)) return fail(error, 400, "invalid header name (whitespace before ':'?)");
-    const std::string_view value = trim(fline.substr(colon + 1));
-    for (char ch : value)
-      if (!is_field_value_char(static_cast<unsigned char>(ch)))
-        return fail(error, 400, "invalid character in header " + std::string(name));
+  while (p[pos] != '\r') {
+    const std::size_t name_start = pos;
+    while (is_tchar(p[pos])) ++pos;
+    if (pos == name_start || p[pos] != ':')
+      return fail(error, 400, field_name_error(text.substr(name_start, text.find('\r', name_start) - name_start)));
+    const std::string_view name = text.substr(name_start, pos - name_start);
+    ++pos;
+    while (is_ows(p[pos])) ++pos;
+    const std::size_t value_start = pos;
+    pos = skip_field_value(text, pos);
+    if (p[pos] != '\r') return fail(error, 400, "invalid character in header " + std::string(name));
+    if (p[pos + 1] != '\n') return fail(error, 400, "bare CR in request head");
+    std::size_t value_end = pos;
+    while (value_end > value_start && is_ows(p[value_end - 1])) --value_end;
+    const std::string_view value = text.substr(value_start, value_end - value_start);
+    pos += 2;
     if (head.fields.size() == limits_.max_headers)
       return fail(error, 431, "more than " + std::to_string(limits_.max_headers) + " header fields");
     head.fields.push_back({name, value});
@@ -235,6 +312,8 @@ HeadStatus HeadParser::parse_complete(std::string_view text, RequestHead& head, 
       head.expect_continue = head.minor_version == 1;
     }
   }
+  if (p[pos + 1] != '\n') return fail(error, 400, "bare CR in request head");
+  end = pos + 2;
 
   if (head.minor_version == 1 && hosts == 0) return fail(error, 400, "missing Host header");
   if (hosts > 1) return fail(error, 400, "more than one Host header");

@@ -1,7 +1,9 @@
 #include "spindle/http/request.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 #include <random>
 
 #include "exchange.hpp"
@@ -15,6 +17,18 @@ int hex(char c) {
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
 }
+
+/// "000102...feff": the two hex digits of every byte value. Most requests bring no id, so
+/// one is made for each, two digits per step.
+constexpr auto hex_pairs = [] {
+  constexpr char digits[] = "0123456789abcdef";
+  std::array<char, 512> pairs{};
+  for (int b = 0; b < 256; ++b) {
+    pairs[2 * b] = digits[b >> 4];
+    pairs[2 * b + 1] = digits[b & 0xF];
+  }
+  return pairs;
+}();
 
 }  // namespace
 
@@ -42,12 +56,9 @@ Request::Request(const RequestHead& head, Exchange& exchange, const std::string&
     given_id_ = *given;
   } else {
     thread_local std::mt19937_64 rng{std::random_device{}()};
-    static constexpr char digits[] = "0123456789abcdef";
     std::uint64_t bits = rng();
-    for (char& c : made_id_) {
-      c = digits[bits & 0xF];
-      bits >>= 4;
-    }
+    for (std::size_t i = 0; i < sizeof made_id_; i += 2, bits >>= 8)
+      std::memcpy(made_id_ + i, hex_pairs.data() + 2 * (bits & 0xFF), 2);
   }
   std::string_view target = head.target;
   if (!target.starts_with('/')) {

@@ -72,7 +72,10 @@ class HeadParser {
 
  private:
   HeadStatus fail(ParseError& error, int status, std::string reason);
-  HeadStatus parse_complete(std::string_view head_text, RequestHead& head, ParseError& error);
+  /// Parses the head at the start of `text`, which ends in CRLFCRLF; `end` is set past the
+  /// head's blank line. Refuses any CR not followed by LF, so a head it accepts has only CRLF
+  /// line ends, even in text the byte scan in parse() has not checked.
+  HeadStatus parse_lines(std::string_view text, RequestHead& head, ParseError& error, std::size_t& end);
 
   ParserLimits limits_;
   std::size_t scanned_ = 0;      // bytes already checked for the end of the head
