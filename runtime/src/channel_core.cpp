@@ -123,14 +123,7 @@ void link_single(ParkOp& op, SingleWait& wait, SelectCase& c) noexcept {
   (c.is_send ? c.channel->senders : c.channel->receivers).push_back(&wait.waiter);
 }
 
-CaseResult SingleAwait::try_or_prepare() {
-  ch_.check_thread();
-  ch_.lock();
-  const CaseResult now = case_.try_now(case_);
-  if (now != CaseResult::not_ready || ctx_.done()) {
-    ch_.unlock();
-    return now;
-  }
+void SingleAwait::prepare_park() {
   FiberRecord* fiber = current_fiber();
   if (!fiber) {
     ch_.unlock();
@@ -142,7 +135,6 @@ CaseResult SingleAwait::try_or_prepare() {
   op_.owner = &wait_;
   op_.dequeue = &SingleWait::dequeue;
   parked_ = true;
-  return now;  // still locked: park() links the waiter
 }
 
 void SingleAwait::park(std::coroutine_handle<> waiter) noexcept {

@@ -144,7 +144,7 @@ class SendAwait : SingleAwait {
 
   bool await_ready() {
     case_ = {&ch_, true, &value_, &ChannelState<T>::send_now};
-    const CaseResult now = try_or_prepare();
+    const CaseResult now = try_or_prepare<&ChannelState<T>::send_now>();
     if (now == CaseResult::closed) throw_send_on_closed();
     if (now == CaseResult::not_ready && !parking()) early_ = ctx_.err();
     return !parking();
@@ -173,7 +173,7 @@ class RecvAwait : SingleAwait {
 
   bool await_ready() {
     case_ = {&ch_, false, &out_, &ChannelState<T>::recv_now};
-    const CaseResult now = try_or_prepare();
+    const CaseResult now = try_or_prepare<&ChannelState<T>::recv_now>();
     if (now == CaseResult::closed) early_ = Errc::closed;
     else if (now == CaseResult::not_ready && !parking()) early_ = ctx_.err();
     return !parking();

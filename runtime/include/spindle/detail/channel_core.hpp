@@ -126,10 +126,25 @@ class SingleAwait {
   SingleAwait(const SingleAwait&) = delete;
   SingleAwait& operator=(const SingleAwait&) = delete;
 
-  /// Takes the channel's lock and tries `case_` once. Returns its result; on not_ready, when
-  /// the op must park (ctx not done), it keeps the lock and prepares the op, and parking()
-  /// turns true. Otherwise the lock is released. Throws std::logic_error outside a fiber.
-  CaseResult try_or_prepare();
+  /// Takes the channel's lock and tries `case_` once, with the element type's own `try_now`
+  /// called directly, so the common path inlines into the awaiting frame. Returns its result;
+  /// on not_ready, when the op must park (ctx not done), it keeps the lock and prepares the
+  /// op, and parking() turns true. Otherwise the lock is released. Throws std::logic_error
+  /// outside a fiber, or off the worker of a worker-local channel.
+  template <CaseResult (*try_now)(SelectCase&) noexcept>
+  CaseResult try_or_prepare() {
+    ch_.check_thread();
+    ch_.lock();
+    const CaseResult now = try_now(case_);
+    if (now != CaseResult::not_ready || ctx_.done()) {
+      ch_.unlock();
+      return now;
+    }
+    prepare_park();
+    return now;  // still locked: park() links the waiter
+  }
+  /// try_or_prepare when the op must park: binds it to the calling fiber, keeping the lock.
+  void prepare_park();
   /// Links the waiter, releases the lock, and parks the fiber (after try_or_prepare kept the lock).
   void park(std::coroutine_handle<> waiter) noexcept;
   bool parking() const noexcept { return parked_; }
