@@ -289,6 +289,26 @@ SPINDLE_TEST("timeouts: header (slowloris) 408, keep-alive idle close, body 408"
   }
 }
 
+SPINDLE_TEST("the keep-alive idle timeout counts from the last request, however many came before") {
+  // The connection keeps one idle deadline and moves it forward: the first one it set passes
+  // while the connection is in use, and must neither close it then nor let it idle longer.
+  http::ServiceOptions opt;
+  opt.idle_timeout = 300ms;
+  TestServer s(opt);
+  TcpClient c(s.port);
+  std::string buf;
+  for (int i = 0; i < 8; ++i) {  // 800 ms of requests 100 ms apart: each finds the connection open
+    c.send_all(get_root);
+    REQUIRE(read_response(c, buf).status == 200);
+    std::this_thread::sleep_for(100ms);
+  }
+  c.send_all(get_root);
+  REQUIRE(read_response(c, buf).status == 200);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(c.closed_by_peer(3s));
+  CHECK(std::chrono::steady_clock::now() - start >= 250ms);
+}
+
 SPINDLE_TEST("a client that disconnects cancels its running handler") {
   TestServer s;
   {

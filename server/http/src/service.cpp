@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "exchange.hpp"
+#include "idle_deadline.hpp"
 #include "spindle/log.hpp"
 #include "spindle/yield.hpp"
 
@@ -652,18 +653,18 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
 Task<void> Service::serve(Context ctx, tcp::Conn conn) {
   Connection c(*this, conn);
   std::array<char, 96> head;  // the first bytes of the next request, read while idle
+  IdleDeadline wait;          // bounds the wait for them
   for (bool first = true;; first = false) {
     if (c.buffered() == 0) {
       c.release_if_empty();
       // A new connection's first request is served even while draining (answered with
       // Connection: close); a keep-alive connection waiting for its next one closes then.
       if (draining() && !first) co_return;
+      if (first) wait.start(ctx, options_.header_timeout);
+      else wait.start(idle_scope_->ctx, options_.idle_timeout);
       tcp::IoResult got;
-      {
-        auto [wait_ctx, done] = first ? with_timeout(ctx, options_.header_timeout)
-                                      : with_timeout(idle_scope_->ctx, options_.idle_timeout);
-        co_await conn.read_some_into(wait_ctx, head, got);
-      }
+      do co_await conn.read_some_into(wait.context(), head, got);
+      while (got.error == Errc::deadline_exceeded && wait.extended());
       if (got.error || got.bytes == 0) co_return;  // closed, idle timeout, or draining
       c.acquire();
       std::memcpy(c.buf.get(), head.data(), got.bytes);
