@@ -396,6 +396,21 @@ SPINDLE_TEST("router: parameters, 404, 405 with Allow, middleware, exceptions be
   CHECK(q.body == "done\n");
 }
 
+SPINDLE_TEST("a handler that throws before it returns a task is answered 500 on a connection kept open") {
+  test::LogCapture logs;
+  TestServer s({}, [](http::Router& r) {
+    // Not a coroutine: it throws while the router calls it, before there is a task to await.
+    r.get("/boom-at-once", [](Context, http::Request&) -> Task<http::Response> { throw std::runtime_error("no task"); });
+  });
+  TcpClient c(s.port);
+  std::string buf;
+  c.send_all("GET /boom-at-once HTTP/1.1\r\nHost: t\r\nX-Request-Id: rid-8\r\n\r\n");
+  CHECK(read_response(c, buf).status == 500);
+  CHECK(has(logs.text(), "request rid-8 GET /boom-at-once failed: no task"));
+  c.send_all(get_root);
+  CHECK(read_response(c, buf).status == 200);
+}
+
 SPINDLE_TEST("streamed responses are chunked; HTTP/1.0 gets them close-delimited") {
   TestServer s;
   auto r = test::http_exchange(s.port, "GET /stream HTTP/1.1\r\nHost: t\r\n\r\n");

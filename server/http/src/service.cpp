@@ -398,6 +398,42 @@ Task<void> Exchange::finish_body(const Context& ctx) {
   if (!body_done()) c_.close = c_.linger = true;
 }
 
+namespace {
+
+/// `co_await` yields the handler's response, or the answer `on_failure` makes to what it
+/// threw — while starting or while running. The response is made in the awaiting frame's
+/// variable at once: `Response r; try { r = co_await task; } catch ...` cost a default
+/// construction, a move assignment and a destruction more (~100 instructions a request).
+template <class OnFailure>
+class Answer {
+ public:
+  template <class Start>
+  Answer(Start start, OnFailure on_failure) : on_failure_(std::move(on_failure)) {
+    try {
+      task_.emplace(start());
+    } catch (...) {
+      failure_ = std::current_exception();
+    }
+  }
+  bool await_ready() const noexcept { return !task_; }
+  bool await_suspend(std::coroutine_handle<> caller) noexcept { return task_->await_suspend(caller); }
+  Response await_resume() {
+    if (!task_) return on_failure_(failure_);
+    try {
+      return task_->await_resume();
+    } catch (...) {
+      return on_failure_(std::current_exception());
+    }
+  }
+
+ private:
+  OnFailure on_failure_;
+  std::optional<Task<Response>> task_;
+  std::exception_ptr failure_;
+};
+
+}  // namespace
+
 Task<void> Exchange::run(const Context& conn_ctx) {
   const auto started = Clock::now();
   auto& service = c_.service;
@@ -419,12 +455,8 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   // The handler's task is awaited here, not in a coroutine of its own: a frame and an await
   // less per request. A failure is answered by a plain function, which keeps its temporaries
   // out of this frame.
-  Response response;
-  try {
-    response = co_await service.router().dispatch(ctx, request_);
-  } catch (...) {
-    response = answer_failure(std::current_exception());
-  }
+  Response response = co_await Answer([&] { return service.router().dispatch(ctx, request_); },
+                                      [this](std::exception_ptr e) { return answer_failure(std::move(e)); });
   stop_watching();
 
   const auto count_if_cancelled = [&] {
