@@ -37,6 +37,7 @@ struct Service::Connection {
   bool close = false;     // close after the current response
   bool linger = false;    // on close, first drain what the client still sends (see serve)
   bool write_failed = false;  // a write failed: later flushes fail at once (see flush)
+  TimePoint answered{};   // when the last response was made: the idle timeout counts from it
 
   // The borrowed buffers, for use only while the connection holds them (see acquire).
   /// The input buffer, of capacity() bytes.

@@ -2,8 +2,8 @@
 
 namespace spindle::http {
 
-const Context& IdleDeadline::start(const Context& scope, Clock::duration timeout) {
-  until_ = Clock::now() + timeout;
+const Context& IdleDeadline::start(const Context& scope, TimePoint until) {
+  until_ = until;
   // The node serves while it is live, hangs from this scope, and expires no later than the
   // new deadline (expiring earlier is what extended() is for).
   const auto& node = ctx_.node();

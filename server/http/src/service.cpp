@@ -529,7 +529,8 @@ Task<void> Exchange::run(const Context& conn_ctx) {
     if (!failed) failed = co_await c_.flush_rest(conn_ctx, n);
     if (*failed) c_.close = true;
   }
-  log_and_count(response.status, bytes, Clock::now() - started);
+  c_.answered = Clock::now();
+  log_and_count(response.status, bytes, c_.answered - started);
 }
 
 void Exchange::log_and_count(int status, std::uint64_t bytes, Clock::duration took) const {
@@ -686,8 +687,8 @@ Task<void> Service::serve(Context ctx, tcp::Conn conn) {
       // A new connection's first request is served even while draining (answered with
       // Connection: close); a keep-alive connection waiting for its next one closes then.
       if (draining() && !first) co_return;
-      if (first) wait.start(ctx, options_.header_timeout);
-      else wait.start(idle_scope_->ctx, options_.idle_timeout);
+      if (first) wait.start(ctx, Clock::now() + options_.header_timeout);
+      else wait.start(idle_scope_->ctx, c.answered + options_.idle_timeout);
       tcp::IoResult got;
       do co_await conn.read_some_into(wait.context(), head, got);
       while (got.error == Errc::deadline_exceeded && wait.extended());
