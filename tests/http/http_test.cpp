@@ -289,6 +289,26 @@ SPINDLE_TEST("timeouts: header (slowloris) 408, keep-alive idle close, body 408"
   }
 }
 
+SPINDLE_TEST("the keep-alive idle timeout counts from the last request, however many came before") {
+  // The connection keeps one idle deadline and moves it forward: the first one it set passes
+  // while the connection is in use, and must neither close it then nor let it idle longer.
+  http::ServiceOptions opt;
+  opt.idle_timeout = 300ms;
+  TestServer s(opt);
+  TcpClient c(s.port);
+  std::string buf;
+  for (int i = 0; i < 8; ++i) {  // 800 ms of requests 100 ms apart: each finds the connection open
+    c.send_all(get_root);
+    REQUIRE(read_response(c, buf).status == 200);
+    std::this_thread::sleep_for(100ms);
+  }
+  c.send_all(get_root);
+  REQUIRE(read_response(c, buf).status == 200);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(c.closed_by_peer(3s));
+  CHECK(std::chrono::steady_clock::now() - start >= 250ms);
+}
+
 SPINDLE_TEST("a client that disconnects cancels its running handler") {
   TestServer s;
   {
@@ -374,6 +394,21 @@ SPINDLE_TEST("router: parameters, 404, 405 with Allow, middleware, exceptions be
   CHECK(test::http_exchange(s.port, get_root).status == 200);  // still healthy
   auto q = test::http_exchange(s.port, "GET /delay?ms=1%30 HTTP/1.1\r\nHost: t\r\n\r\n");  // ms=10, decoded
   CHECK(q.body == "done\n");
+}
+
+SPINDLE_TEST("a handler that throws before it returns a task is answered 500 on a connection kept open") {
+  test::LogCapture logs;
+  TestServer s({}, [](http::Router& r) {
+    // Not a coroutine: it throws while the router calls it, before there is a task to await.
+    r.get("/boom-at-once", [](Context, http::Request&) -> Task<http::Response> { throw std::runtime_error("no task"); });
+  });
+  TcpClient c(s.port);
+  std::string buf;
+  c.send_all("GET /boom-at-once HTTP/1.1\r\nHost: t\r\nX-Request-Id: rid-8\r\n\r\n");
+  CHECK(read_response(c, buf).status == 500);
+  CHECK(has(logs.text(), "request rid-8 GET /boom-at-once failed: no task"));
+  c.send_all(get_root);
+  CHECK(read_response(c, buf).status == 200);
 }
 
 SPINDLE_TEST("streamed responses are chunked; HTTP/1.0 gets them close-delimited") {

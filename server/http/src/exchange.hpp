@@ -29,17 +29,27 @@ struct Service::Connection {
 
   Service& service;
   tcp::Conn& conn;
-  std::unique_ptr<char[]> buf;
-  std::size_t capacity = 0;
+  // Borrowed whole, as one pointer: moving the buffers in and out field by field cost ~200
+  // instructions per request, and an idle connection holds only the null pointer.
+  std::unique_ptr<Scratch> scratch;
   std::size_t begin = 0;  // first unconsumed byte
   std::size_t end = 0;    // one past the last received byte
-  std::string out;        // response bytes not yet written (pipelined responses coalesce)
-  std::vector<Field> fields;  // lent to each request's head, for its capacity
   bool close = false;     // close after the current response
   bool linger = false;    // on close, first drain what the client still sends (see serve)
   bool write_failed = false;  // a write failed: later flushes fail at once (see flush)
+  TimePoint answered{};   // when the last response was made: the idle timeout counts from it
 
-  std::string_view data() const noexcept { return {buf.get() + begin, end - begin}; }
+  // The borrowed buffers, for use only while the connection holds them (see acquire).
+  /// The input buffer, of capacity() bytes.
+  char* buf() const noexcept { return scratch->buf.get(); }
+  /// The input buffer's size.
+  std::size_t capacity() const noexcept { return scratch->capacity; }
+  /// Response bytes not yet written (pipelined responses coalesce).
+  std::string& out() const noexcept { return scratch->out; }
+  /// Lent to each request's head, for its capacity.
+  std::vector<Field>& fields() const noexcept { return scratch->fields; }
+
+  std::string_view data() const noexcept { return {buf() + begin, end - begin}; }
   std::size_t buffered() const noexcept { return end - begin; }
   /// Borrows the buffers (from this thread's cache) if it has none.
   void acquire();

@@ -93,8 +93,8 @@ Task<Response> Router::handle(Context ctx, Request& req) const {
     for (auto m : allowed) allow += (allow.empty() ? "" : ", ") + std::string(m);
     return ready(Response::text(405, "method not allowed\n").header("Allow", std::move(allow)));
   }
-  // Parameters point into the request target, which outlives the handler.
-  match(found->segments, req.path(), params);
+  // The parameters the loop's last match collected, the found route's: they point into the
+  // request target, which outlives the handler.
   req.set_params(std::move(params));
   return found->handler(std::move(ctx), req);
 }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "exchange.hpp"
+#include "idle_deadline.hpp"
 #include "spindle/log.hpp"
 #include "spindle/yield.hpp"
 
@@ -26,36 +27,36 @@ constexpr std::uint64_t drain_limit = 64 * 1024;
 /// keep-alive connection holds none of it and a busy one allocates none of it.
 class ScratchCache {
  public:
-  static Service::Scratch take(std::size_t capacity) {
+  static std::unique_ptr<Service::Scratch> take(std::size_t capacity) {
     // From the back: the most recently given buffers are the likeliest in the cache, and
     // taking the last one moves nothing else.
     auto& c = cache();
     for (auto it = c.rbegin(); it != c.rend(); ++it) {
-      if (it->capacity == capacity) {
-        Service::Scratch s = std::move(*it);
+      if ((*it)->capacity == capacity) {
+        std::unique_ptr<Service::Scratch> s = std::move(*it);
         if (&*it != &c.back()) *it = std::move(c.back());
         c.pop_back();
         return s;
       }
     }
-    Service::Scratch s;
-    s.buf = std::make_unique_for_overwrite<char[]>(capacity);
-    s.capacity = capacity;
-    s.out.reserve(1024);
+    auto s = std::make_unique<Service::Scratch>();
+    s->buf = std::make_unique_for_overwrite<char[]>(capacity);
+    s->capacity = capacity;
+    s->out.reserve(1024);
     return s;
   }
-  static void give(Service::Scratch s) {
+  static void give(std::unique_ptr<Service::Scratch> s) {
     auto& c = cache();
     if (c.size() >= 64) return;
-    s.out.clear();
-    if (s.out.capacity() > 64 * 1024) s.out = std::string();  // a big response's buffer is not kept
-    s.fields.clear();
+    s->out.clear();
+    if (s->out.capacity() > 64 * 1024) s->out = std::string();  // a big response's buffer is not kept
+    s->fields.clear();
     c.push_back(std::move(s));
   }
 
  private:
-  static std::vector<Service::Scratch>& cache() {
-    thread_local std::vector<Service::Scratch> c;
+  static std::vector<std::unique_ptr<Service::Scratch>>& cache() {
+    thread_local std::vector<std::unique_ptr<Service::Scratch>> c;
     return c;
   }
 };
@@ -112,26 +113,20 @@ void ServiceMetrics::record(int status, std::chrono::nanoseconds duration) noexc
 // ---------------------------------------------------------------- connection buffers
 
 void Service::Connection::acquire() {
-  if (buf) return;
-  Scratch s = ScratchCache::take(service.options_.limits.max_header_bytes + 16 * 1024);
-  buf = std::move(s.buf);
-  capacity = s.capacity;
-  out = std::move(s.out);
-  fields = std::move(s.fields);
+  if (scratch) return;
+  scratch = ScratchCache::take(service.options_.limits.max_header_bytes + 16 * 1024);
   begin = end = 0;
 }
 
 void Service::Connection::release_if_empty() noexcept {
-  if (!buf || buffered() != 0 || !out.empty()) return;
-  ScratchCache::give({std::move(buf), capacity, std::move(out), std::move(fields)});
-  out = std::string();
-  fields = std::vector<Field>();
+  if (!scratch || buffered() != 0 || !scratch->out.empty()) return;
+  ScratchCache::give(std::move(scratch));
   begin = end = 0;
 }
 
 void Service::Connection::compact() noexcept {
   if (begin == 0) return;
-  std::memmove(buf.get(), buf.get() + begin, end - begin);
+  std::memmove(buf(), buf() + begin, end - begin);
   end -= begin;
   begin = 0;
 }
@@ -141,15 +136,15 @@ std::optional<std::error_code> Service::Connection::try_flush(std::size_t& n) {
   // another write timeout (the close after a cut-short response flushes again), and would
   // send again bytes that partly went out.
   if (write_failed) return make_error_code(asio::error::shut_down);
-  n = std::min(n, out.size());
+  n = std::min(n, out().size());
   if (n == 0) return std::error_code{};
-  const tcp::IoResult put = conn.try_write({out.data(), n});
+  const tcp::IoResult put = conn.try_write({out().data(), n});
   if (put.error && put.error != asio::error::would_block) {
     write_failed = true;
     return put.error;
   }
   const std::size_t sent = put.error ? 0 : put.bytes;
-  out.erase(0, sent);
+  out().erase(0, sent);
   n -= sent;
   if (n == 0) return std::error_code{};
   return std::nullopt;
@@ -158,12 +153,12 @@ std::optional<std::error_code> Service::Connection::try_flush(std::size_t& n) {
 Task<std::error_code> Service::Connection::flush_rest(const Context& ctx, std::size_t n) {
   auto [write_ctx, done] = with_timeout(ctx, service.options_.write_timeout);
   tcp::IoResult put;
-  co_await conn.write_all_into(write_ctx, {out.data(), n}, put);
+  co_await conn.write_all_into(write_ctx, {out().data(), n}, put);
   if (put.error) {
     write_failed = true;
     co_return put.error;
   }
-  out.erase(0, n);
+  out().erase(0, n);
   co_return std::error_code{};
 }
 
@@ -227,8 +222,8 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
     continue_sent_ = true;
     // After any pipelined responses still queued, before this request's own head.
     static constexpr std::string_view interim = "HTTP/1.1 100 Continue\r\n\r\n";
-    const std::size_t at = head_pending_ ? head_offset_ : c_.out.size();
-    c_.out.insert(at, interim);
+    const std::size_t at = head_pending_ ? head_offset_ : c_.out().size();
+    c_.out().insert(at, interim);
     if (head_pending_) head_offset_ += interim.size();
     if (auto ec = co_await c_.flush(ctx, at + interim.size())) co_return tcp::IoResult{0, ec};
     if (head_pending_) head_offset_ = 0;
@@ -236,7 +231,7 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
   for (;;) {
     if (pending_size_ > 0) {
       const std::size_t n = std::min(pending_size_, out.size());
-      std::memcpy(out.data(), c_.buf.get() + pending_offset_, n);
+      std::memcpy(out.data(), c_.buf() + pending_offset_, n);
       pending_offset_ += n;
       pending_size_ -= n;
       if (body_done()) watch_once_suspended();
@@ -245,7 +240,7 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
     if (decoder_.done()) co_return tcp::IoResult{};
     if (body_pos_ < c_.end) {
       std::optional<ParseError> error;
-      const auto step = decoder_.feed({c_.buf.get() + body_pos_, c_.end - body_pos_}, error);
+      const auto step = decoder_.feed({c_.buf() + body_pos_, c_.end - body_pos_}, error);
       if (error) {
         body_error_ = std::move(error);
         c_.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
@@ -257,15 +252,15 @@ Task<tcp::IoResult> Exchange::read_body(const Context& ctx, std::span<char> out)
       if (step.consumed > 0) continue;
     }
     // Need more bytes: make room behind the head (nothing before body_pos_ is needed now).
-    if (c_.end == c_.capacity) {
-      std::memmove(c_.buf.get() + head_end_, c_.buf.get() + body_pos_, c_.end - body_pos_);
+    if (c_.end == c_.capacity()) {
+      std::memmove(c_.buf() + head_end_, c_.buf() + body_pos_, c_.end - body_pos_);
       c_.end = head_end_ + (c_.end - body_pos_);
       body_pos_ = head_end_;
     }
     tcp::IoResult got;
     {
       auto [read_ctx, done] = with_timeout(ctx, c_.service.options().body_timeout);
-      co_await c_.conn.read_some_into(read_ctx, {c_.buf.get() + c_.end, c_.capacity - c_.end}, got);
+      co_await c_.conn.read_some_into(read_ctx, {c_.buf() + c_.end, c_.capacity() - c_.end}, got);
     }
     if (got.error || got.bytes == 0) {
       if (got.error == Errc::deadline_exceeded && !ctx.done())
@@ -314,7 +309,7 @@ void Exchange::append_head(const Response& response, std::optional<std::uint64_t
                      response.content_type.size() + request_.id().size();
   for (const auto& [name, value] : response.headers) size += name.size() + value.size() + 4;
 
-  HeadWriter out(c_.out, size);
+  HeadWriter out(c_.out(), size);
   out.put(head_.minor_version == 0 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
   out.put(static_cast<std::uint64_t>(response.status));
   out.put(" "sv);
@@ -353,12 +348,12 @@ Task<std::error_code> Exchange::write_body(const Context& ctx, std::span<const c
   if (chunked_out_) {
     char size[20];
     auto [end, ec] = std::to_chars(size, size + sizeof size, data.size(), 16);
-    c_.out.append(size, end);
-    c_.out += "\r\n";
-    c_.out.append(data.data(), data.size());
-    c_.out += "\r\n";
+    c_.out().append(size, end);
+    c_.out() += "\r\n";
+    c_.out().append(data.data(), data.size());
+    c_.out() += "\r\n";
   } else {
-    c_.out.append(data.data(), data.size());
+    c_.out().append(data.data(), data.size());
   }
   body_bytes_out_ += data.size();
   head_pending_ = false;
@@ -397,6 +392,42 @@ Task<void> Exchange::finish_body(const Context& ctx) {
   if (!body_done()) c_.close = c_.linger = true;
 }
 
+namespace {
+
+/// `co_await` yields the handler's response, or the answer `on_failure` makes to what it
+/// threw — while starting or while running. The response is made in the awaiting frame's
+/// variable at once: `Response r; try { r = co_await task; } catch ...` cost a default
+/// construction, a move assignment and a destruction more (~100 instructions a request).
+template <class OnFailure>
+class Answer {
+ public:
+  template <class Start>
+  Answer(Start start, OnFailure on_failure) : on_failure_(std::move(on_failure)) {
+    try {
+      task_.emplace(start());
+    } catch (...) {
+      failure_ = std::current_exception();
+    }
+  }
+  bool await_ready() const noexcept { return !task_; }
+  bool await_suspend(std::coroutine_handle<> caller) noexcept { return task_->await_suspend(caller); }
+  Response await_resume() {
+    if (!task_) return on_failure_(failure_);
+    try {
+      return task_->await_resume();
+    } catch (...) {
+      return on_failure_(std::current_exception());
+    }
+  }
+
+ private:
+  OnFailure on_failure_;
+  std::optional<Task<Response>> task_;
+  std::exception_ptr failure_;
+};
+
+}  // namespace
+
 Task<void> Exchange::run(const Context& conn_ctx) {
   const auto started = Clock::now();
   auto& service = c_.service;
@@ -418,12 +449,8 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   // The handler's task is awaited here, not in a coroutine of its own: a frame and an await
   // less per request. A failure is answered by a plain function, which keeps its temporaries
   // out of this frame.
-  Response response;
-  try {
-    response = co_await service.router().dispatch(ctx, request_);
-  } catch (...) {
-    response = answer_failure(std::current_exception());
-  }
+  Response response = co_await Answer([&] { return service.router().dispatch(ctx, request_); },
+                                      [this](std::exception_ptr e) { return answer_failure(std::move(e)); });
   stop_watching();
 
   const auto count_if_cancelled = [&] {
@@ -449,7 +476,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   if (response.stream) {
     chunked_out_ = !response.stream_length && head_.minor_version == 1;
     if (!response.stream_length && head_.minor_version == 0) c_.close = true;  // ends by closing
-    head_offset_ = c_.out.size();
+    head_offset_ = c_.out().size();
     head_pending_ = true;
     append_head(response, response.stream_length);
     if (!head_only_) {
@@ -467,18 +494,18 @@ Task<void> Exchange::run(const Context& conn_ctx) {
       if (failed && body_error_) failed = Response::text(body_error_->status, body_error_->reason + "\n");
       if (failed && head_pending_) {
         // Nothing of this response went out yet: answer with the error instead.
-        c_.out.resize(head_offset_);
+        c_.out().resize(head_offset_);
         head_pending_ = false;
         chunked_out_ = false;
         c_.close = c_.linger = true;
         response = std::move(*failed);
         append_head(response, response.body.size());
-        c_.out += response.body;
+        c_.out() += response.body;
         body_bytes_out_ = response.body.size();
       } else if (failed) {
         c_.close = true;  // the body is cut short; closing tells the client so
       } else if (chunked_out_) {
-        c_.out += "0\r\n\r\n";
+        c_.out() += "0\r\n\r\n";
       }
       if (!failed && response.stream_length && body_bytes_out_ != *response.stream_length) c_.close = true;
     }
@@ -486,7 +513,7 @@ Task<void> Exchange::run(const Context& conn_ctx) {
     bytes = body_bytes_out_;
   } else {
     append_head(response, response.body.size());
-    if (!head_only_) c_.out += response.body;
+    if (!head_only_) c_.out() += response.body;
     bytes = head_only_ ? 0 : response.body.size();
   }
 
@@ -495,14 +522,15 @@ Task<void> Exchange::run(const Context& conn_ctx) {
   if (!c_.close && !body_done()) co_await finish_body(conn_ctx);  // its frame is large
   // Pipelined requests already buffered: hold this response back to write several at once.
   const bool more_buffered = c_.end > body_pos_;
-  if (c_.close || !more_buffered || c_.out.size() >= coalesce_limit) {
+  if (c_.close || !more_buffered || c_.out().size() >= coalesce_limit) {
     // Written here if the socket takes it all, as it usually does: no frame for flush.
     std::size_t n = std::string::npos;
     std::optional<std::error_code> failed = c_.try_flush(n);
     if (!failed) failed = co_await c_.flush_rest(conn_ctx, n);
     if (*failed) c_.close = true;
   }
-  log_and_count(response.status, bytes, Clock::now() - started);
+  c_.answered = Clock::now();
+  log_and_count(response.status, bytes, c_.answered - started);
 }
 
 void Exchange::log_and_count(int status, std::uint64_t bytes, Clock::duration took) const {
@@ -563,7 +591,7 @@ void refuse(Service::Connection& c, const ParseError& error) {
   c.service.metrics().parse_errors.fetch_add(1, std::memory_order_relaxed);
   c.service.metrics().record(error.status, {});
   spdlog::debug("http {}: refused a request: {} {}", c.conn.peer(), error.status, error.reason);
-  c.out += "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(reason_phrase(error.status)) +
+  c.out() += "HTTP/1.1 " + std::to_string(error.status) + " " + std::string(reason_phrase(error.status)) +
            "\r\nServer: " + c.service.options().server_name + "\r\nDate: " + std::string(http_date()) +
            "\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: " +
            std::to_string(error.reason.size() + 1) + "\r\nConnection: close\r\n\r\n" + error.reason + "\n";
@@ -573,7 +601,7 @@ void refuse(Service::Connection& c, const ParseError& error) {
 /// Queues the answer to a head that did not arrive within the header timeout.
 void time_out(Service::Connection& c) {
   c.service.metrics().record(408, {});
-  c.out += "HTTP/1.1 408 Request Timeout\r\nServer: " + c.service.options().server_name +
+  c.out() += "HTTP/1.1 408 Request Timeout\r\nServer: " + c.service.options().server_name +
            "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 }
 
@@ -593,7 +621,7 @@ Task<bool> read_rest_of_head(const Context& ctx, Service::Connection& c, HeadPar
     // Pipelined responses go out before waiting on the client.
     if (co_await c.flush(ctx)) co_return false;
     tcp::IoResult got;
-    co_await c.conn.read_some_into(header_ctx, {c.buf.get() + c.end, c.capacity - c.end}, got);
+    co_await c.conn.read_some_into(header_ctx, {c.buf() + c.end, c.capacity() - c.end}, got);
     if (got.error || got.bytes == 0) {
       if (got.error == Errc::deadline_exceeded && !ctx.done()) {
         time_out(c);
@@ -616,11 +644,11 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
   c.compact();  // the head starts at offset 0 and stays put while it is served
   HeadParser parser(c.service.options().limits);
   RequestHead head;
-  head.fields.swap(c.fields);  // the connection's list, with its capacity; given back below
+  head.fields.swap(c.fields());  // the connection's list, with its capacity; given back below
   struct GiveBack {
     Service::Connection& c;
     RequestHead& head;
-    ~GiveBack() { c.fields.swap(head.fields); }
+    ~GiveBack() { c.fields().swap(head.fields); }
   } give_back{c, head};
   // Usually the whole head came in one read; waiting for the rest has a frame of its own.
   const HeadStatus status = parse_head(c, parser, head);
@@ -652,21 +680,21 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
 Task<void> Service::serve(Context ctx, tcp::Conn conn) {
   Connection c(*this, conn);
   std::array<char, 96> head;  // the first bytes of the next request, read while idle
+  IdleDeadline wait;          // bounds the wait for them
   for (bool first = true;; first = false) {
     if (c.buffered() == 0) {
       c.release_if_empty();
       // A new connection's first request is served even while draining (answered with
       // Connection: close); a keep-alive connection waiting for its next one closes then.
       if (draining() && !first) co_return;
+      if (first) wait.start(ctx, Clock::now() + options_.header_timeout);
+      else wait.start(idle_scope_->ctx, c.answered + options_.idle_timeout);
       tcp::IoResult got;
-      {
-        auto [wait_ctx, done] = first ? with_timeout(ctx, options_.header_timeout)
-                                      : with_timeout(idle_scope_->ctx, options_.idle_timeout);
-        co_await conn.read_some_into(wait_ctx, head, got);
-      }
+      do co_await conn.read_some_into(wait.context(), head, got);
+      while (got.error == Errc::deadline_exceeded && wait.extended());
       if (got.error || got.bytes == 0) co_return;  // closed, idle timeout, or draining
       c.acquire();
-      std::memcpy(c.buf.get(), head.data(), got.bytes);
+      std::memcpy(c.buf(), head.data(), got.bytes);
       c.begin = 0;
       c.end = got.bytes;
     }
