@@ -3,8 +3,11 @@
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/write.hpp>
+#include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "spindle/spindle.hpp"
 #include "support/spindle_test.hpp"
@@ -54,6 +57,46 @@ SPINDLE_TEST("async awaits an Asio timer, and its context's cancel or deadline a
     CHECK(not_started == Errc::canceled);
     CHECK(started == 0);
   });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("a cancel from another thread that lands as the operation ends does not abort the next one") {
+  // The binding of a context to an operation is recycled per thread: the next operation on
+  // the worker usually gets the one the last operation used. A cancel from another thread is
+  // posted to the worker; racing it against the end of a short operation, the emit sometimes
+  // runs after that operation ended, and must then not abort the next, uncancelled one.
+  constexpr int rounds = 2000;
+  std::atomic<int> turn{-1};       // the round whose cancel function is ready
+  std::atomic<int> cancelled{-1};  // the last round the canceller thread has cancelled
+  std::optional<CancelFunc> cancel_of_round;
+  std::thread canceller([&] {
+    for (int round = 0; round < rounds; ++round) {
+      while (turn.load(std::memory_order_acquire) != round) std::this_thread::yield();
+      (*cancel_of_round)();
+      cancelled.store(round, std::memory_order_release);
+    }
+  });
+  int aborted = 0;
+  Scheduler sched({.threads = 1});
+  sched.block_on([&](Context ctx) -> Task<> {
+    asio::steady_timer ends_now(this_io_context());
+    asio::steady_timer next(this_io_context());
+    for (int round = 0; round < rounds; ++round) {
+      auto [round_ctx, cancel] = with_cancel(ctx);
+      cancel_of_round = cancel;
+      turn.store(round, std::memory_order_release);
+      ends_now.expires_after(0s);
+      co_await async(round_ctx, [&](auto handler) { ends_now.async_wait(std::move(handler)); });
+      // A cancellable context of its own, so that this operation is bound to one too.
+      const Context next_ctx = with_cancel(ctx).ctx;
+      next.expires_after(100us);
+      auto [ec] = co_await async(next_ctx, [&](auto handler) { next.async_wait(std::move(handler)); });
+      if (ec) ++aborted;
+      while (cancelled.load(std::memory_order_acquire) != round) std::this_thread::yield();
+    }
+  });
+  canceller.join();
+  CHECK(aborted == 0);
   CHECK(sched.shutdown(1s).empty());
 }
 
