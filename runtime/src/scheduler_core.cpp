@@ -10,6 +10,9 @@
 #include "spindle/detail/worker.hpp"
 
 namespace spindle::detail {
+
+constinit thread_local asio::io_context* this_thread_io = nullptr;
+
 namespace {
 
 thread_local Worker* t_worker = nullptr;
@@ -27,7 +30,6 @@ LeakLog& leak_log() {
 
 }  // namespace
 
-asio::io_context* current_io() noexcept { return t_worker ? &t_worker->io : nullptr; }
 SchedulerCore* current_scheduler() noexcept { return t_worker ? &t_worker->core : nullptr; }
 Worker* current_worker() noexcept { return t_worker; }
 std::shared_ptr<DeadlineQueue> current_worker_deadlines() noexcept {
@@ -79,6 +81,7 @@ void SchedulerCore::start() {
   for (auto& w : workers_) {
     w->thread = std::thread([w = w.get()] {
       t_worker = w;
+      this_thread_io = &w->io;
       for (;;) {
         try {
           w->io.run();

@@ -156,12 +156,12 @@ class SendAwait : SingleAwait {
     if (!parking()) return early_;
     if (op_.fired < 0) return op_.result();
     if (op_.result()) throw_send_on_closed();
-    return {};
+    return no_error;
   }
 
  private:
   T value_;
-  std::error_code early_;
+  std::error_code early_ = no_error;
 };
 
 /// What Channel::recv returns; see SendAwait.
@@ -188,7 +188,7 @@ class RecvAwait : SingleAwait {
 
  private:
   std::optional<T> out_;
-  std::error_code early_;
+  std::error_code early_ = no_error;
 };
 
 }  // namespace detail

@@ -27,6 +27,12 @@ class ContextError : public std::system_error {
   explicit ContextError(std::error_code ec) : std::system_error(ec) {}
 };
 
+namespace detail {
+/// An empty error code to copy: `std::error_code{}` calls std::system_category() out of
+/// line, which the hot paths (a channel operation, a WaitGroup wait) would pay every time.
+inline const std::error_code no_error{};
+}  // namespace detail
+
 }  // namespace spindle
 
 template <>

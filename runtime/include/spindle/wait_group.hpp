@@ -86,7 +86,7 @@ class WaitGroup::WaitAwait {
     auto enqueue = [this](detail::ParkOp& op) noexcept { wg_.enqueue(op); };
     op_.park(waiter, enqueue);
   }
-  std::error_code await_resume() const noexcept { return parked_ ? op_.result() : std::error_code{}; }
+  std::error_code await_resume() const noexcept { return parked_ ? op_.result() : detail::no_error; }
 
  private:
   WaitGroup& wg_;

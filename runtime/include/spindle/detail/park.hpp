@@ -52,7 +52,7 @@ class ParkOp : public ContextWaiter, public Hook<QueueTag>, public RunNode {
 
   /// Why the fiber was resumed: empty when its primitive woke it, else the context's error.
   std::error_code result() const noexcept {
-    return result_ ? make_error_code(static_cast<Errc>(result_)) : std::error_code{};
+    return result_ ? make_error_code(static_cast<Errc>(result_)) : no_error;
   }
 
   /// co_await the returned object to park the calling fiber: prepare(ctx, where) now, then
