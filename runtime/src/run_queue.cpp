@@ -79,7 +79,13 @@ void RunQueue::register_deferred() noexcept {
 void RunQueue::drain() {
   in_batch_ = true;
   bool cross_thread = false;  // fibers woken from other threads ran in this batch
-  for (int i = 0; i < batch; ++i) {
+  std::chrono::steady_clock::time_point until{};
+  for (int i = 1;; ++i) {
+    if (i % clock_every == 0) {
+      const auto now = std::chrono::steady_clock::now();
+      if (until == std::chrono::steady_clock::time_point{}) until = now + batch_budget;
+      else if (now >= until) break;
+    }
     RunNode* n = pop_local();
     if (!n && take_remote()) {
       cross_thread = true;
