@@ -17,10 +17,10 @@
 //   ctx_cancel_fanout_*       --fanout fibers parked on ctx.wait(); cancel() until all exited
 //   chan_pingpong_rtt_ns      unbuffered channel round trip between two fibers on one thread
 //   chan_pingpong_cross_thread_rtt_ns  the same with the two fibers on different threads (--threads 2)
-//   chan_local_pingpong_rtt_ns  the one-thread ping-pong over worker-local channels
-//   fanout_jobs_per_s         --jobs jobs through 8 workers over buffered channels (the Go twin
-//                             of this one is bench/go/chan_fanout.go)
-//   fanout_local_jobs_per_s   the same over worker-local channels, all fibers on one worker
+//   fanout_jobs_per_s         --jobs jobs through 8 workers over buffered channels, every fiber
+//                             started with the default placement (the Go twin of this one is
+//                             bench/go/chan_fanout.go)
+//   fanout_spread_jobs_per_s  the same with the workers spread over the threads (--threads 2)
 //   wg_add_done_ns            wg.add(1); wg.done() pair
 //   wg_wait_zero_ns           co_await wg.wait() on a zero counter
 #include <algorithm>
@@ -173,14 +173,8 @@ Task<> test_fanout(Context ctx, Options o) {
   emit("ctx_cancel_fanout_ns_per_fiber", m / o.fanout, "ns");
 }
 
-/// A channel of the kind measured: worker-local or not.
-template <class T>
-Channel<T> make_channel(bool local, std::size_t capacity = 0) {
-  return local ? Channel<T>::worker_local(capacity) : Channel<T>(capacity);
-}
-
-Task<double> pingpong_once(Context ctx, const Options& o, int echo_worker, bool local = false) {
-  Channel<int> ping = make_channel<int>(local), pong = make_channel<int>(local);
+Task<double> pingpong_once(Context ctx, const Options& o, int echo_worker) {
+  Channel<int> ping, pong;
   auto echo = [](Context c, Channel<int> in, Channel<int> out) -> Task<> {
     while (auto v = co_await in.recv(c)) co_await out.send(c, *v);
   };
@@ -204,10 +198,6 @@ Task<> test_chan(Context ctx, Options o, unsigned main_worker) {
   co_await pingpong_once(ctx, o, -1);  // warm-up
   for (int r = 0; r < o.reps; ++r) xs.push_back(co_await pingpong_once(ctx, o, -1));
   emit("chan_pingpong_rtt_ns", median(xs), "ns");
-  xs.clear();
-  co_await pingpong_once(ctx, o, -1, true);  // warm-up
-  for (int r = 0; r < o.reps; ++r) xs.push_back(co_await pingpong_once(ctx, o, -1, true));
-  emit("chan_local_pingpong_rtt_ns", median(xs), "ns");
   if (o.threads < 2) co_return;
   xs.clear();
   const int other = static_cast<int>((main_worker + 1) % o.threads);
@@ -215,14 +205,13 @@ Task<> test_chan(Context ctx, Options o, unsigned main_worker) {
   emit("chan_pingpong_cross_thread_rtt_ns", median(xs), "ns");
 }
 
-/// Jobs per second through 8 workers; worker-local channels keep every fiber on this worker.
-Task<double> fanout_rate(Context ctx, Options o, bool local) {
+/// Jobs per second through 8 workers started with placement `where`.
+Task<double> fanout_rate(Context ctx, Options o, Placement where) {
   constexpr int workers = 8;
   std::vector<double> rates;
-  const Placement where = local ? Placement::inherit : placement(o);
   for (int r = 0; r < o.reps; ++r) {
-    Channel<int> jobs = make_channel<int>(local, 1024);
-    Channel<long> results = make_channel<long>(local, 1024);
+    Channel<int> jobs(1024);
+    Channel<long> results(1024);
     WaitGroup wg;
     wg.add(workers);
     const auto t0 = Clock::now();
@@ -245,8 +234,9 @@ Task<double> fanout_rate(Context ctx, Options o, bool local) {
 }
 
 Task<> test_fanout_jobs(Context ctx, Options o) {
-  emit("fanout_jobs_per_s", co_await fanout_rate(ctx, o, false), "jobs/s");
-  emit("fanout_local_jobs_per_s", co_await fanout_rate(ctx, o, true), "jobs/s");
+  emit("fanout_jobs_per_s", co_await fanout_rate(ctx, o, Placement::inherit), "jobs/s");
+  if (o.threads > 1)
+    emit("fanout_spread_jobs_per_s", co_await fanout_rate(ctx, o, Placement::spread), "jobs/s");
 }
 
 Task<> test_wg(Context ctx, Options o) {

@@ -43,17 +43,16 @@ class SmallArray {
 };
 
 /// Holds the locks of every distinct channel of a select, taken in address order — the
-/// order every select uses, so two selects over the same channels cannot deadlock.
+/// order every select uses, so two selects over the same channels cannot deadlock. Biases
+/// held by other workers are revoked first, while no lock is held (see BiasedLock).
 class LockAll {
  public:
   LockAll(SelectCase* cases, std::size_t n) : channels_(n) {
-    for (std::size_t i = 0; i < n; ++i) {
-      cases[i].channel->check_thread();
-      channels_[i] = cases[i].channel;
-    }
+    for (std::size_t i = 0; i < n; ++i) channels_[i] = cases[i].channel;
     auto* first = channels_.data();
     std::sort(first, first + n);
     count_ = static_cast<std::size_t>(std::unique(first, first + n) - first);
+    for (std::size_t i = 0; i < count_; ++i) channels_[i]->unbias();
     for (std::size_t i = 0; i < count_; ++i) channels_[i]->lock();
   }
   ~LockAll() {
@@ -102,10 +101,6 @@ struct ParkedSelect {
 };
 
 }  // namespace
-
-void ChannelBase::throw_off_home() {
-  throw std::logic_error("spindle: a worker-local channel was used off the worker that made it");
-}
 
 void SingleWait::dequeue(ParkOp* op) noexcept {
   // Completed through the channel (fired): whoever did it popped the waiter already.

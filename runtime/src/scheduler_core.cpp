@@ -1,10 +1,12 @@
 #include "spindle/detail/scheduler_core.hpp"
 
+
 #include <spdlog/spdlog.h>
 
 #include <stdexcept>
 
 #include "spindle/cpu_count.hpp"
+#include "spindle/detail/biased_lock.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/registry.hpp"
 #include "spindle/detail/worker.hpp"
@@ -82,6 +84,7 @@ void SchedulerCore::start() {
     w->thread = std::thread([w = w.get()] {
       t_worker = w;
       this_thread_io = &w->io;
+      const BiasHome bias_home(w->io);
       for (;;) {
         try {
           w->io.run();

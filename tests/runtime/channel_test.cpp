@@ -1,6 +1,8 @@
 // Channels and select: rendezvous, buffering, close, cancellation without loss or
 // duplication, cross-thread use, fairness.
 #include <atomic>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -273,15 +275,15 @@ SPINDLE_TEST("channels work between fibers on different threads") {
   CHECK(sched.shutdown(1s).empty());
 }
 
-SPINDLE_TEST("a worker-local channel serves its worker's fibers and refuses other threads") {
-  CHECK_THROWS_AS(Channel<int>::worker_local(), std::logic_error);  // not on a worker
+SPINDLE_TEST("a channel of one worker's fibers works lock-free, then locked once another thread uses it") {
   Scheduler sched({.threads = 2});
   // Everything below runs on worker 0; "feeder" and "intruder" on worker 1.
   sched.block_on([](Context main_ctx) -> Task<> {
     co_await go({main_ctx, "home", 0u}, [](Context ctx) -> Task<> {
-      // Values in order through a rendezvous and a buffered local channel, with parks both ways.
-      auto jobs = Channel<int>::worker_local();
-      auto results = Channel<long>::worker_local(4);
+      // Values in order through a rendezvous and a buffered channel made here (biased to this
+      // worker), with parks both ways.
+      Channel<int> jobs;
+      Channel<long> results(4);
       auto worker = go(ctx, [](Context c, Channel<int> in, Channel<long> out) -> Task<> {
         while (auto j = co_await in.recv(c)) co_await out.send(c, *j * 2L);
         out.close();
@@ -300,9 +302,8 @@ SPINDLE_TEST("a worker-local channel serves its worker's fibers and refuses othe
       co_await worker.join(ctx);
       co_await producer.join(ctx);
 
-      // select over a local and a shared channel; the shared one fed from the other thread.
-      auto local = Channel<int>::worker_local(1);
-      Channel<int> shared;
+      // select over a channel biased here and one the other worker feeds.
+      Channel<int> local(1), shared;
       auto feeder = go({ctx, "feeder", 1u}, [](Context c, Channel<int> out) -> Task<> {
         co_await out.send(c, 7);
       }, shared);
@@ -312,7 +313,7 @@ SPINDLE_TEST("a worker-local channel serves its worker's fibers and refuses othe
       CHECK(*from_shared == 7);
       co_await feeder.join(ctx);
 
-      // A receive parked on a local channel is cancelled from another thread; nothing is lost.
+      // A receive parked on a biased channel is cancelled from another thread; nothing is lost.
       auto [rctx, cancel] = with_cancel(ctx);
       auto receiver = go(rctx, [](Context c, Channel<int> in) -> Task<std::error_code> {
         co_return (co_await in.recv(c)).error();
@@ -323,22 +324,76 @@ SPINDLE_TEST("a worker-local channel serves its worker's fibers and refuses othe
       CHECK(local.try_send(8));
       CHECK(*local.try_recv() == 8);
 
-      // Any use from a fiber of the other worker is refused, before touching the channel.
+      // A fiber of the other worker parks on it (revoking the bias), and is served from here.
       auto intruder = go({ctx, "intruder", 1u}, [](Context c, Channel<int> ch) -> Task<int> {
-        int refused = 0;
-        try { co_await ch.send(c, 1); } catch (const std::logic_error&) { ++refused; }
-        try { co_await ch.recv(c); } catch (const std::logic_error&) { ++refused; }
-        try { ch.try_send(1); } catch (const std::logic_error&) { ++refused; }
-        try { ch.try_recv(); } catch (const std::logic_error&) { ++refused; }
-        try { ch.close(); } catch (const std::logic_error&) { ++refused; }
-        co_return refused;
+        int sum = 0;
+        for (int i = 0; i < 100; ++i) sum += *(co_await ch.recv(c));
+        co_return sum;
       }, local);
-      CHECK(co_await intruder.join(ctx) == 5);
+      for (int i = 0; i < 100; ++i) CHECK_FALSE(co_await local.send(ctx, i));
+      CHECK(co_await intruder.join(ctx) == 99 * 100 / 2);
       CHECK_FALSE(local.closed());
       CHECK(local.size() == 0);
     }).join(main_ctx);
   });
   CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("two workers revoking each other's channel biases at the same moment both go on") {
+  // Each worker makes a channel (biased to it), then both — released together, and neither
+  // yielding its thread — send on the other's channel: each revocation waits for the other
+  // worker, which is itself waiting. Then a select over a channel biased elsewhere.
+  Scheduler sched({.threads = 2});
+  sched.block_on([](Context ctx) -> Task<> {
+    for (int round = 0; round < 50; ++round) {
+      std::optional<Channel<int>> made[2];
+      std::atomic<int> count{0};
+      auto side = [&made, &count](Context c, int me) -> Task<int> {
+        Channel<int> mine = made[me].emplace(1);
+        count.fetch_add(1);
+        while (count.load() < 2) std::this_thread::yield();  // holds the thread on purpose
+        CHECK(made[1 - me]->try_send(1));  // revokes the other worker's bias
+        co_return *(co_await mine.recv(c));
+      };
+      auto a = go({ctx, "side a", 0u}, side, 0);
+      auto b = go({ctx, "side b", 1u}, side, 1);
+      CHECK(co_await a.join(ctx) == 1);
+      CHECK(co_await b.join(ctx) == 1);
+      // A select over a channel biased to the other worker and one biased to neither.
+      Channel<int> here(1);
+      Channel<int> there = co_await go({ctx, "maker", 1u}, [](Context) -> Task<Channel<int>> {
+        co_return Channel<int>(1);
+      }).join(ctx);
+      CHECK(there.try_send(5));
+      auto from_here = here.recv_case();
+      auto from_there = there.recv_case();
+      CHECK((co_await select(ctx, from_here, from_there)).index == 1);
+      CHECK(*from_there == 5);
+    }
+  });
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("a channel made in a fiber serves plain threads, while its worker runs and after it stopped") {
+  auto sched = std::make_unique<Scheduler>(SchedulerOptions{.threads = 1});
+  Channel<int> ch = sched->block_on([](Context) -> Task<Channel<int>> { co_return Channel<int>(4); });
+  // The worker is running: the first use from this thread asks it to drop the bias.
+  CHECK(ch.try_send(1));
+  CHECK(ch.size() == 1);
+  sched->block_on([ch](Context ctx) -> Task<> { CHECK_FALSE(co_await ch.send(ctx, 2)); });
+  // A second channel still biased when its worker stops: nobody is asked then.
+  Channel<int> late = sched->block_on([](Context ctx) -> Task<Channel<int>> {
+    Channel<int> made(2);
+    CHECK_FALSE(co_await made.send(ctx, 3));
+    co_return made;
+  });
+  CHECK(sched->shutdown(1s).empty());
+  sched.reset();
+  CHECK(*ch.try_recv() == 1);
+  CHECK(*ch.try_recv() == 2);
+  CHECK(*late.try_recv() == 3);
+  late.close();
+  CHECK(late.closed());
 }
 
 SPINDLE_TEST("select takes exactly one ready case and leaves the others untouched") {

@@ -51,8 +51,8 @@ namespace detail {
 template <class T>
 class ChannelState final : public ChannelBase {
  public:
-  ChannelState(std::size_t capacity, asio::io_context* home)
-      : ChannelBase(home), capacity_(capacity), ring_(capacity ? capacity : 1) {}
+  explicit ChannelState(std::size_t capacity)
+      : capacity_(capacity), ring_(capacity ? capacity : 1) {}
 
   std::size_t capacity() const noexcept { return capacity_; }
   std::size_t size() const noexcept { return count_; }  // under the lock
@@ -111,7 +111,6 @@ class ChannelState final : public ChannelBase {
   /// Closes the channel: parked receivers get Errc::closed (after the buffer drains, new
   /// ones do too), parked senders fail with ChannelClosed.
   void close() {
-    check_thread();
     std::lock_guard lock(*this);
     if (closed) throw ChannelClosed("spindle::Channel: close of closed channel");
     closed = true;
@@ -199,23 +198,19 @@ template <class T>
 class SendCase;
 
 /// A channel handle; copies share the channel (like Go's chan values). Safe to use from
-/// fibers on any threads. Senders and receivers that block are woken in FIFO order.
+/// fibers on any threads, and from threads that are no fibers for what does not wait.
+/// Senders and receivers that block are woken in FIFO order.
+///
+/// A channel made in a fiber takes no lock while only fibers of that fiber's worker use it —
+/// the common case, since a fiber's children start on its worker. The first use from another
+/// thread waits once for that worker to reach its next handler boundary (within about
+/// 100 µs unless a fiber blocks the thread), and from then on the channel locks.
 template <class T>
 class Channel {
  public:
   /// capacity 0: unbuffered — a send completes only when a receiver takes the value.
-  explicit Channel(std::size_t capacity = 0) : Channel(capacity, nullptr) {}
-
-  /// A channel for the fibers of the calling worker only — fibers it started with the default
-  /// placement (same worker), or placed on it. It takes no lock, which makes an operation
-  /// several times cheaper where atomic instructions are dear; everything else, select and
-  /// cancellation from any thread included, is as for any channel. Using it from another
-  /// thread throws std::logic_error, as does making it outside a fiber.
-  static Channel worker_local(std::size_t capacity = 0) {
-    asio::io_context* home = detail::current_io();
-    if (!home) throw std::logic_error("spindle::Channel::worker_local: call it on a scheduler worker");
-    return Channel(capacity, home);
-  }
+  explicit Channel(std::size_t capacity = 0)
+      : state_(new detail::ChannelState<T>(capacity), detail::adopt_ref) {}
 
   /// Sends `value`, waiting for a receiver or buffer room. Yields an empty error code once
   /// delivered, or ctx.err() if the context ended first — the value was then not delivered.
@@ -258,13 +253,11 @@ class Channel {
   /// Closes the channel (Go's close(ch)). Throws ChannelClosed if already closed.
   void close() const { state_->close(); }
   bool closed() const {
-    state_->check_thread();
     std::lock_guard lock(*state_);
     return state_->closed;
   }
   /// Values buffered now.
   std::size_t size() const {
-    state_->check_thread();
     std::lock_guard lock(*state_);
     return state_->size();
   }
@@ -280,9 +273,6 @@ class Channel {
   }
 
  private:
-  Channel(std::size_t capacity, asio::io_context* home)
-      : state_(new detail::ChannelState<T>(capacity, home), detail::adopt_ref) {}
-
   detail::Ref<detail::ChannelState<T>> state_;
 };
 

@@ -9,11 +9,10 @@
 #include <system_error>
 
 #include "spindle/context.hpp"
+#include "spindle/detail/biased_lock.hpp"
 #include "spindle/detail/intrusive_list.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/ref_counted.hpp"
-#include "spindle/detail/spin_mutex.hpp"
-#include "spindle/detail/worker.hpp"
 #include "spindle/task.hpp"
 
 namespace spindle {
@@ -57,46 +56,34 @@ struct SingleWait {
 /// What a channel of any element type shares: its lock and wait lists.
 class ChannelBase : public RefCounted {
  public:
-  /// `home`: for a worker-local channel, the io_context of the one worker whose fibers may
-  /// use it; null for a channel any thread may use.
-  explicit ChannelBase(asio::io_context* home) noexcept : home_(home) {}
-
-  /// The channel's lock (BasicLockable). A worker-local channel has none to take: only its
-  /// worker's thread touches it — and the scheduler's shutdown, once the workers stopped.
-  void lock() noexcept {
-    if (!home_) mu_.lock();
-  }
-  void unlock() noexcept {
-    if (!home_) mu_.unlock();
-  }
-  /// Throws std::logic_error when a worker-local channel is used off its worker.
-  void check_thread() const {
-    if (home_ && current_io() != home_) throw_off_home();
-  }
+  /// The channel's lock (BasicLockable): free for the worker that made the channel until
+  /// another thread uses it (see BiasedLock).
+  void lock() noexcept { lock_.lock(); }
+  void unlock() noexcept { lock_.unlock(); }
+  /// Makes a later lock() of this thread not wait for a revocation, for a caller about to
+  /// hold several channels' locks at once.
+  void unbias() noexcept { lock_.unbias(); }
 
   List<ChanWaiter, ChanTag> senders;    // guarded by the lock
   List<ChanWaiter, ChanTag> receivers;  // guarded by the lock
   bool closed = false;                  // guarded by the lock
 
-  /// Under mu: claims the first waiter of `list` whose op can still be claimed; waiters of
-  /// ops already claimed elsewhere (a select that fired on another case, a cancelled wait)
+  /// Under the lock: claims the first waiter of `list` whose op can still be claimed; waiters
+  /// of ops already claimed elsewhere (a select that fired on another case, a cancelled wait)
   /// are dropped on the way.
   static ChanWaiter* claim_first(List<ChanWaiter, ChanTag>& list) noexcept {
     while (ChanWaiter* w = list.pop_front())
       if (w->op->try_claim()) return w;
     return nullptr;
   }
-  /// Under mu: completes a claimed partner after its value was handed over.
+  /// Under the lock: completes a claimed partner after its value was handed over.
   static void wake(ChanWaiter* w, std::error_code ec = {}) noexcept {
     w->op->fired = static_cast<std::int16_t>(w->index);
     w->op->complete(ec);
   }
 
  private:
-  [[noreturn]] static void throw_off_home();
-
-  SpinMutex mu_;
-  asio::io_context* const home_;
+  BiasedLock lock_;
 };
 
 /// What try_now reports.
@@ -130,10 +117,9 @@ class SingleAwait {
   /// called directly, so the common path inlines into the awaiting frame. Returns its result;
   /// on not_ready, when the op must park (ctx not done), it keeps the lock and prepares the
   /// op, and parking() turns true. Otherwise the lock is released. Throws std::logic_error
-  /// outside a fiber, or off the worker of a worker-local channel.
+  /// outside a fiber.
   template <CaseResult (*try_now)(SelectCase&) noexcept>
   CaseResult try_or_prepare() {
-    ch_.check_thread();
     ch_.lock();
     const CaseResult now = try_now(case_);
     if (now != CaseResult::not_ready || ctx_.done()) {
