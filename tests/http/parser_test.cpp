@@ -203,6 +203,11 @@ SPINDLE_TEST("limits: request line 414, head bytes and field count 431") {
   CHECK(status_of("GET /" + std::string(51, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", limits) == 414);  // 65
   CHECK(parse("GET /" + std::string(200, 'a'), limits).error.status == 414);  // before the line ends
   CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(300, 'b') + "\r\n\r\n", limits) == 431);
+  // The whole head, final CRLF included: 256 bytes pass, 257 do not.
+  const std::string head_of_256 = "GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(224, 'b') + "\r\n\r\n";
+  REQUIRE(head_of_256.size() == 256);
+  CHECK(status_of(head_of_256, limits) == 200);
+  CHECK(status_of("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(225, 'b') + "\r\n\r\n", limits) == 431);
   std::string many = "GET / HTTP/1.1\r\nHost: a\r\n";
   for (int i = 0; i < 5; ++i) many += "X" + std::to_string(i) + ": 1\r\n";
   CHECK(status_of(many + "\r\n", limits) == 431);

@@ -172,14 +172,14 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
   // Usually a read brings one whole head and nothing after it. Then the head is parsed
   // straight away, skipping the scan below: when parse_lines accepts it, every line of it ended
   // in CRLF, and it is within the limits as the scan applies them (the request line up to
-  // max_request_line bytes, every byte before the final LF within max_header_bytes), so the
+  // max_request_line bytes, the whole head up to max_header_bytes), so the
   // scan would have found no fault and this same end. Anything else takes the scan, which
   // names the first fault: a later bare CR or LF outranks an earlier bad header, say.
   if (data.size() >= start + 4 && data.ends_with("\r\n\r\n")) {
     std::size_t end = 0;
     if (parse_lines(data.substr(start), head, error, end) == HeadStatus::complete &&
         head.method.size() + head.target.size() + 10 <= limits_.max_request_line &&
-        end <= limits_.max_header_bytes + 1) {
+        end <= limits_.max_header_bytes) {
       scanned_ = head.head_bytes = start + end;
       return HeadStatus::complete;
     }
@@ -195,6 +195,8 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
       i = find_line_byte(data, i, stop);
       if (i == data.size()) break;
     }
+    if (i - start >= limits_.max_header_bytes)
+      return fail(error, 431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
     const char c = data[i];
     if (i > start && data[i - 1] == '\r' && c != '\n') return fail(error, 400, "bare CR in request head");
     if (c == '\n') {
@@ -209,8 +211,6 @@ HeadStatus HeadParser::parse(std::string_view data, RequestHead& head, ParseErro
     }
     if (!line_end_seen_ && i - start >= limits_.max_request_line + 1)
       return fail(error, 414, "request line longer than " + std::to_string(limits_.max_request_line) + " bytes");
-    if (i - start >= limits_.max_header_bytes)
-      return fail(error, 431, "request head larger than " + std::to_string(limits_.max_header_bytes) + " bytes");
   }
   scanned_ = data.size();
   return HeadStatus::incomplete;

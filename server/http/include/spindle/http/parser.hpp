@@ -20,7 +20,7 @@ namespace spindle::http {
 /// Limits on what a client may send, each with the status its excess gets.
 struct ParserLimits {
   std::size_t max_request_line = 8 * 1024;   ///< 414 URI Too Long
-  std::size_t max_header_bytes = 16 * 1024;  ///< 431 (the whole head, request line included)
+  std::size_t max_header_bytes = 16 * 1024;  ///< 431 (the whole head, request line and final CRLF included)
   std::size_t max_headers = 100;             ///< 431
   std::uint64_t max_body = 8 * 1024 * 1024;  ///< 413 Content Too Large
 };
