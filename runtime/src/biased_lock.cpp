@@ -2,7 +2,6 @@
 
 #include <asio/post.hpp>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -71,13 +70,7 @@ void BiasedLock::revoke() noexcept {
   asio::io_context* self = current_io();
   for (int spins = 0; owner_.load(std::memory_order_acquire) != nullptr; ++spins) {
     if (self && spins % 16 == 0) registry.serve(self);
-    if (spins < 64) {
-#if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#endif
-    } else {
-      std::this_thread::yield();
-    }
+    backoff(spins);
   }
 }
 

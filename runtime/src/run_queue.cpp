@@ -57,9 +57,7 @@ bool RunQueue::spin_for_remote() noexcept {
   const auto until = std::chrono::steady_clock::now() + spin;
   for (int i = 1;; ++i) {
     if (remote_pending_.load(std::memory_order_acquire) && take_remote()) return true;
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
+    cpu_relax();
     if (i % 64 == 0 && std::chrono::steady_clock::now() >= until) return false;
   }
 }
