@@ -161,6 +161,25 @@ SPINDLE_TEST("keep-alive: 1.1 by default, 1.0 only when asked; Connection: close
   }
 }
 
+// After an answer the connection waits for the next request without trying a read that the
+// last one showed would find nothing; an end of stream that came in with that last request
+// must still be seen at once (tcp/detail/drain_aware_receive.hpp).
+SPINDLE_TEST("a client that half-closes behind its request gets the answer, then the server closes at once") {
+  TestServer s;
+  for (int i = 0; i < 50; ++i) {
+    CAPTURE(i);
+    TcpClient c(s.port);
+    std::string buf;
+    c.send_all(get_root);
+    REQUIRE(read_response(c, buf).body == "Hello, World!");
+    c.send_all(get_root);
+    if (i % 2) std::this_thread::sleep_for(1ms);
+    c.shutdown_write();
+    CHECK(read_response(c, buf).body == "Hello, World!");
+    CHECK(c.closed_by_peer(2s));
+  }
+}
+
 SPINDLE_TEST("pipelining: responses come back in request order") {
   TestServer s;
   TcpClient c(s.port);

@@ -96,6 +96,28 @@ SPINDLE_TEST("half-close: what was sent comes back, then the server closes") {
   CHECK(srv.shutdown().empty());
 }
 
+// A read that empties the socket lets the next one wait for readiness without trying (see
+// tcp/detail/drain_aware_receive.hpp). An end of stream arriving with the last data leaves no
+// readiness edge behind it: the server must still see it at once, not at the idle timeout.
+SPINDLE_TEST("a message and the FIN right behind it are echoed, then the server closes at once") {
+  auto cfg = echo_config();
+  cfg.echo.idle_timeout = 60s;
+  server::Server srv(cfg);
+  srv.start();
+  const auto port = srv.echo_endpoint()->port();
+  for (int i = 0; i < 100; ++i) {
+    CAPTURE(i);
+    TcpClient client(port, "127.0.0.1", 5s);
+    client.send_all("first");  // the server reads it, drains the socket and waits again
+    REQUIRE(client.recv_exact(5) == "first");
+    client.send_all(std::string(static_cast<std::size_t>(i % 7 + 1), 'x'));
+    if (i % 2) std::this_thread::sleep_for(1ms);  // FIN with the data, or just behind it
+    client.shutdown_write();
+    CHECK(client.recv_until_eof() == std::string(static_cast<std::size_t>(i % 7 + 1), 'x'));
+  }
+  CHECK(srv.shutdown().empty());
+}
+
 SPINDLE_TEST("the idle timeout closes silent connections and spares busy ones") {
   auto cfg = echo_config();
   cfg.echo.idle_timeout = 300ms;

@@ -11,7 +11,6 @@
 #include "exchange.hpp"
 #include "idle_deadline.hpp"
 #include "spindle/log.hpp"
-#include "spindle/yield.hpp"
 
 namespace spindle::http {
 namespace {
@@ -668,10 +667,6 @@ Task<bool> serve_one(const Context& ctx, Service::Connection& c) {
     co_return false;
   }
   c.begin = exchange.next_request_offset();
-  // Just answered, and no further request buffered: the next one is rarely here yet. Reading
-  // after the worker's other ready connections were served spares the system call that would
-  // find nothing. (Here, not in serve(): this frame is gone while the connection idles.)
-  if (c.buffered() == 0) co_await yield();
   co_return true;
 }
 

@@ -10,6 +10,10 @@ std::string to_string(const asio::ip::tcp::endpoint& endpoint) {
 
 Conn::Conn(Socket socket, std::shared_ptr<ConnObserver> observer)
     : socket_(std::move(socket)),
+#ifdef SPINDLE_DRAIN_AWARE_RECEIVE
+      reactor_(&asio::use_service<asio::detail::reactor>(
+          static_cast<asio::execution_context&>(socket_.get_executor().context()))),
+#endif
       opened_(std::chrono::steady_clock::now()),
       observer_(std::move(observer)) {
   asio::error_code ec;

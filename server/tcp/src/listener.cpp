@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <optional>
@@ -16,6 +17,9 @@ namespace spindle::tcp {
 
 using asio::ip::tcp;
 using reuse_port = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
+/// Each read reports the bytes still queued, which lets Conn skip the read that would find
+/// none (spindle/tcp/detail/drain_aware_receive.hpp). Accepted sockets inherit it.
+using report_queued_bytes = asio::detail::socket_option::boolean<IPPROTO_TCP, TCP_INQ>;
 
 struct Listener::State final : ConnObserver {
   Scheduler& scheduler;
@@ -55,6 +59,9 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& io, const tcp::en
     acceptor->set_option(reuse_port(true), ec);
   }
   if (!ec) {
+    // Optional: without it (kernels before 4.18) reads just do not skip anything.
+    asio::error_code unsupported;
+    acceptor->set_option(report_queued_bytes(true), unsupported);
     step = "bind";
     acceptor->bind(endpoint, ec);
   }

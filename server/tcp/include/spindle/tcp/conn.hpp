@@ -16,6 +16,7 @@
 #include "spindle/context.hpp"
 #include "spindle/detail/asio_await.hpp"
 #include "spindle/task.hpp"
+#include "spindle/tcp/detail/drain_aware_receive.hpp"
 
 namespace spindle::tcp {
 
@@ -74,9 +75,7 @@ class Conn {
           bytes_read_ += n;
           out = {n, ec};
         },
-        [this, buf](auto handler) {
-          socket_.async_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler));
-        });
+        [this, buf](auto handler) { start_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler)); });
   }
   /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
   IoResult try_read(std::span<char> buf);
@@ -121,7 +120,18 @@ class Conn {
   Socket& socket() noexcept { return socket_; }
 
  private:
+  template <class Handler>
+  void start_read_some(asio::mutable_buffer buf, Handler handler) {
+#ifdef SPINDLE_DRAIN_AWARE_RECEIVE
+    if (buf.size() > 0) return detail::async_receive_noting_drain(socket_, *reactor_, buf, std::move(handler));
+#endif
+    socket_.async_read_some(buf, std::move(handler));
+  }
+
   Socket socket_;
+#ifdef SPINDLE_DRAIN_AWARE_RECEIVE
+  asio::detail::reactor* reactor_;  // the socket's io_context's, looked up once
+#endif
   std::string peer_;
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
