@@ -110,10 +110,11 @@ SPINDLE_TEST("a message and the FIN right behind it are echoed, then the server 
     TcpClient client(port, "127.0.0.1", 5s);
     client.send_all("first");  // the server reads it, drains the socket and waits again
     REQUIRE(client.recv_exact(5) == "first");
-    client.send_all(std::string(static_cast<std::size_t>(i % 7 + 1), 'x'));
+    const std::string last(static_cast<std::size_t>(i % 7 + 1), 'x');
+    client.send_all(last);
     if (i % 2) std::this_thread::sleep_for(1ms);  // FIN with the data, or just behind it
     client.shutdown_write();
-    CHECK(client.recv_until_eof() == std::string(static_cast<std::size_t>(i % 7 + 1), 'x'));
+    CHECK(client.recv_until_eof() == last);
   }
   CHECK(srv.shutdown().empty());
 }
