@@ -4,7 +4,7 @@
 # Usage: bench/runtime.sh [--quick]
 #   RUNS=3 passes (--quick: 1); each runs spindle and Go in turn, in both modes, the order
 #   swapping from pass to pass so drift hits both alike.
-#   SPAWN=200000 IDLE=100000 FANOUT=50000 PINGPONG=200000 SEQ=50000 JOBS=200000 REPS=3
+#   SPAWN=200000 IDLE=100000 FANOUT=50000 PINGPONG=200000 SEQ=50000 JOBS=1000000 REPS=3
 #   REP_MS=500   problem sizes, the same for both (--quick: a third of each)
 #   OUT=DIR      where rows and logs go (default results/bench/<time>-runtime/)
 #
@@ -52,7 +52,7 @@ case ${1:-} in
 esac
 q() { if ((QUICK)); then echo $(($1 / 3)); else echo "$1"; fi; }
 export SPAWN=${SPAWN:-$(q 200000)} IDLE=${IDLE:-$(q 100000)} FANOUT=${FANOUT:-$(q 50000)}
-export PINGPONG=${PINGPONG:-$(q 200000)} SEQ=${SEQ:-$(q 50000)} JOBS=${JOBS:-$(q 200000)}
+export PINGPONG=${PINGPONG:-$(q 200000)} SEQ=${SEQ:-$(q 50000)} JOBS=${JOBS:-$(q 1000000)}
 export REPS=${REPS:-3} REP_MS=${REP_MS:-$(q 500)}
 ((QUICK)) && RUNS=${RUNS:-1}
 RUNS=${RUNS:-3}
