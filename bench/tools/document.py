@@ -102,10 +102,11 @@ and client/server logs in `results/bench/<time>/`.
 - **Memory.** The server's RSS growth ÷ connections, once each connection has done one
   exchange and gone idle. Measured in the first pass only: it repeats to within a few bytes.
 - **Fiber runtime.** runtime_bench and Go's microbench run the same tests at the same sizes,
-  each side in its own processes, 1 thread pinned and 2 threads unpinned. The cross-thread
-  ping-pong forces every message across threads; Go's ordinary ping-pong (its scheduler keeps
-  both goroutines on one P) is the figure beside it, so that ratio is the cost of the hop, not a
-  like-for-like. One-at-a-time loops stop a repetition after a time bound on a loaded machine.
+  each side in its own processes, 1 thread pinned and 2 threads unpinned. The forced
+  cross-thread ping-pong makes every message cross threads on both sides (spindle: the echo
+  fiber on the other worker; Go: both goroutines locked to their OS threads). The spread
+  fan-out has no Go twin: its ratio is against Go's ordinary fan-out. One-at-a-time loops stop a
+  repetition after a time bound on a loaded machine.
 - **Noise.** For every test, CPU used by neither the server nor the client comes from
   /proc/stat minus the two processes' own ticks ("other CPU %", in percent of one cpu: up to
   100 × cpus). Above the threshold the test

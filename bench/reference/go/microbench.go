@@ -12,6 +12,9 @@
 //                     "cold" = first round (allocates g's and stacks), "warm" = later rounds.
 //   spawn_join_seq    wg.Add(1); go f(); wg.Wait() one at a time: create+run+join latency.
 //   chan_pingpong_rtt unbuffered channel round trip between two goroutines (2 sends, 2 receives).
+//   chan_pingpong_cross_thread_rtt  the same with both goroutines locked to their own OS threads
+//                     (runtime.LockOSThread), so every message crosses threads as spindle's
+//                     cross-thread ping-pong does; only with GOMAXPROCS >= 2.
 //   ctx_cancel_*      -fanout goroutines blocked on <-ctx.Done(); time from cancel() until
 //                     the last one has called wg.Done() (wg.Wait returns).
 //   wg_add_done       uncontended wg.Add(1); wg.Done() pair.
@@ -150,16 +153,23 @@ func testSpawn() {
 	emit("spawn_join_seq_ns", median(xs), "ns")
 }
 
-func testChan() {
-	n := *nPing
+// pingPong returns the median ns per round trip; lockThreads pins both goroutines to OS threads.
+func pingPong(n int, lockThreads bool) float64 {
 	var xs []float64
 	for r := 0; r < *reps+1; r++ {
 		ping, pong := make(chan int), make(chan int)
 		go func() {
+			if lockThreads {
+				runtime.LockOSThread()
+				defer runtime.UnlockOSThread()
+			}
 			for v := range ping {
 				pong <- v
 			}
 		}()
+		if lockThreads {
+			runtime.LockOSThread()
+		}
 		t0 := time.Now()
 		for i := 0; i < n; i++ {
 			ping <- i
@@ -167,11 +177,22 @@ func testChan() {
 		}
 		el := time.Since(t0)
 		close(ping)
+		if lockThreads {
+			runtime.UnlockOSThread()
+		}
 		if r > 0 { // first rep is warm-up
 			xs = append(xs, float64(el.Nanoseconds())/float64(n))
 		}
 	}
-	emit("chan_pingpong_rtt_ns", median(xs), "ns")
+	return median(xs)
+}
+
+func testChan() {
+	emit("chan_pingpong_rtt_ns", pingPong(*nPing, false), "ns")
+	if runtime.GOMAXPROCS(0) >= 2 {
+		// Each hop wakes the other OS thread: far slower per round trip, so fewer of them.
+		emit("chan_pingpong_cross_thread_rtt_ns", pingPong(*nPing/20, true), "ns")
+	}
 }
 
 func testCtx() {
