@@ -13,7 +13,9 @@
 # http: GET / keep-alive with wrk -t1: 64 and 1000 connections, and 64 connections with 16
 #       requests pipelined. Each server on 1 thread (Go: GOMAXPROCS=1, nginx: 1 worker)
 #       pinned to cpu 1 with wrk pinned to cpu 0; and on 2 threads with nothing pinned, where
-#       the load generator shares both cores with the server.
+#       the load generator shares both cores with the server. Then, as a second opinion,
+#       h2load --h1 -t1 at 64 and 1000 connections against the 1-thread servers (throughput,
+#       server CPU per request; h2load reports no latency percentiles).
 # echo: TCP echo on 1 thread pinned to cpu 1, the Go closed-loop load generator
 #       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages.
 # idle: a fresh 1-thread server; IDLE_CONNS connections each do one round trip (echo) or one
@@ -151,6 +153,24 @@ wrk_test() {  # SERVER TEST CONNS DEPTH
   log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, wrk ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
+h2load_test() {  # SERVER TEST CONNS: the second opinion on GET / (h2load over HTTP/1.1)
+  local server=$1 test=$2 conns=$3 logf line n failed rps per cpin
+  logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
+  cpin=$(client_pin "$server")
+  run_measured "$logf" $cpin h2load --h1 -t1 -c"$conns" -D "$DUR" "http://127.0.0.1:$PORT/" || true
+  line=$(grep '^requests: ' "$logf") || { log "  $test $server: no h2load result (see $logf)"; return 1; }
+  # "requests: T total, S started, D done, OK succeeded, F failed, E errored, X timeout"
+  n=$(awk '{print $8}' <<<"$line") failed=$(awk '{print $10 + $12 + $14}' <<<"$line")
+  rps=$(awk '/^finished in/ {print $4}' "$logf")
+  per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}')
+  row "$test" "$server" req_per_s "$rps"
+  row "$test" "$server" srv_us_per_req "$per"
+  row "$test" "$server" srv_cpu_pct "$SRV_CPU"
+  row "$test" "$server" cli_cpu_pct "$CLI_CPU"
+  row "$test" "$server" errors "$failed"
+  log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, h2load ${CLI_CPU}%, other ${OTHER_CPU}%)"
+}
+
 echo_test() {  # SERVER TEST CONNS SIZE
   local server=$1 test=$2 conns=$3 size=$4 logf line cpin
   logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
@@ -228,6 +248,12 @@ http_one() {  # SERVER TEST CONNS DEPTH
   measured "$2" "$1" wrk_test "$1" "$2" "$3" "$4"
   stop_server
 }
+h2load_one() {  # SERVER TEST CONNS
+  start_server "$1"
+  timeout -k 5 60 $(client_pin "$1") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+  measured "$2" "$1" h2load_test "$1" "$2" "$3"
+  stop_server
+}
 echo_one() {  # SERVER TEST CONNS SIZE (the client warms up on its own connections)
   start_server "$1"
   measured "$2" "$1" echo_test "$1" "$2" "$3" "$4"
@@ -241,6 +267,14 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
       for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"
         http_one "$server" "$test" "$conns" "$depth"
+      done
+    done
+    for spec in "h2load-c64 64" "h2load-c1000 1000"; do  # second opinion, 1 thread
+      read -r test conns <<<"$spec"
+      for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
+        [[ $server == *:1 ]] || continue
+        log "pass $RUN/$RUNS: $test $server"
+        h2load_one "$server" "$test" "$conns"
       done
     done
   fi

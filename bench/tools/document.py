@@ -96,6 +96,10 @@ and client/server logs in `results/bench/<time>/`.
   server's per-request work with the syscalls amortised. wrk times batches there, and its
   latency correction assumes one request in flight per connection, so only throughput and
   CPU are reported.
+- **Second opinion.** h2load (`--h1`, one thread) repeats GET / at 64 and 1000 connections
+  against the 1-thread servers: another client's parser, pacing and event loop, so a result
+  that only wrk's behaviour produced would show as a disagreement. It reports no latency
+  percentiles, so its tables have throughput and CPU only.
 - **Latency.** wrk's percentiles (p99.9 from its Lua hook) and the echo client's wall clock
   per round trip, both including the client's own scheduling. In a closed loop at 1000
   connections, latency is about connections ÷ throughput and follows it.

@@ -23,6 +23,10 @@ HTTP_TESTS = [
     ("http-c1000", "1000 connections"),
     ("http-c64-pipe16", "64 connections, 16 requests pipelined"),
 ]
+H2LOAD_TESTS = [
+    ("h2load-c64", "64 connections"),
+    ("h2load-c1000", "1000 connections"),
+]
 ECHO_TESTS = [
     ("echo-c64-64B", "64 connections, 64 B messages"),
     ("echo-c1000-64B", "1000 connections, 64 B messages"),
@@ -33,6 +37,10 @@ HTTP_COLUMNS = [  # metric, heading
     ("req_per_s", "req/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("p999_us", "p99.9 µs"),
     ("srv_us_per_req", "server CPU µs/req"), ("srv_cpu_pct", "server CPU %"),
     ("cli_cpu_pct", "wrk CPU %"), ("other_cpu_pct", "other CPU %"), ("errors", "errors"),
+]
+H2LOAD_COLUMNS = [
+    ("req_per_s", "req/s"), ("srv_us_per_req", "server CPU µs/req"), ("srv_cpu_pct", "server CPU %"),
+    ("cli_cpu_pct", "h2load CPU %"), ("other_cpu_pct", "other CPU %"), ("errors", "errors"),
 ]
 ECHO_COLUMNS = [
     ("rt_per_s", "round trips/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"),
@@ -210,6 +218,20 @@ class Report:
                                   f"HTTP GET /, {threads} thread{'s' if threads > 1 else ''}", short)
         self.scaling()
 
+    def h2load(self):
+        if not any(t in self.data for t, _ in H2LOAD_TESTS):
+            return
+        self.out("## HTTP, second opinion: GET / keep-alive (h2load --h1)")
+        self.out()
+        for test, title in H2LOAD_TESTS:
+            servers = [f"http/{i}:1" for i in ("spindle", "go", "asio", "nginx")]
+            if not any(s in self.data.get(test, {}) for s in servers):
+                continue
+            self.out(f"### {title} — 1 thread each, server pinned to cpu 1, h2load to cpu 0")
+            self.out()
+            short = {"h2load-c64": "64 conns", "h2load-c1000": "1000 conns"}[test]
+            self.server_table(test, servers, H2LOAD_COLUMNS, "HTTP GET / (h2load), 1 thread", short)
+
     def scaling(self):
         self.out("### Scaling: requests/s at 1 and at 2 threads")
         self.out()
@@ -308,6 +330,7 @@ class Report:
 def main(out):
     r = Report(*load(out))
     r.http()
+    r.h2load()
     r.echo()
     r.idle()
     r.runtime()
