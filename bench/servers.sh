@@ -128,6 +128,8 @@ declare -A KV
 parse_kv() { KV=(); local w; for w in $1; do [[ $w == *=* ]] && KV[${w%%=*}]=${w#*=}; done; }  # "k=v ..." -> KV[k]=v
 
 # ---------------------------------------------------------------- tests
+us_per_request() { awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$1" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}'; }  # REQUESTS -> server CPU µs each
+
 wrk_test() {  # SERVER TEST CONNS DEPTH
   local server=$1 test=$2 conns=$3 depth=$4 logf line cpin
   logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
@@ -137,7 +139,7 @@ wrk_test() {  # SERVER TEST CONNS DEPTH
   line=$(grep '^WRK ' "$logf") || { log "  $test $server: no wrk result (see $logf)"; return 1; }
   parse_kv "$line"
   local n=${KV[requests]} rps=${KV[req_per_s]} per
-  per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}')
+  per=$(us_per_request "$n")
   row "$test" "$server" req_per_s "$rps"
   # Pipelined, wrk times whole batches and its latency correction (which assumes one request
   # per connection at a time) corrupts the percentiles: only throughput and CPU count there.
@@ -162,7 +164,7 @@ h2load_test() {  # SERVER TEST CONNS: the second opinion on GET / (h2load over H
   # "requests: T total, S started, D done, OK succeeded, F failed, E errored, X timeout"
   n=$(awk '{print $8}' <<<"$line") failed=$(awk '{print $10 + $12 + $14}' <<<"$line")
   rps=$(awk '/^finished in/ {print $4}' "$logf")
-  per=$(awk -v t="$SRV_TICKS" -v h="$CLK_TCK" -v n="$n" 'BEGIN{printf "%.2f", (n > 0 ? t / h / n * 1e6 : 0)}')
+  per=$(us_per_request "$n")
   row "$test" "$server" req_per_s "$rps"
   row "$test" "$server" srv_us_per_req "$per"
   row "$test" "$server" srv_cpu_pct "$SRV_CPU"
@@ -241,17 +243,13 @@ IDLE_SERVERS=(echo/spindle:1 echo/go:1 echo/asio:1 http/spindle:1 http/go:1 http
 } >>"$OUT/env.txt"
 
 # One server through one test: started fresh, warmed up, measured, stopped.
-http_one() {  # SERVER TEST CONNS DEPTH
-  start_server "$1"
+http_one() {  # SERVER TEST FN ARGS...: FN (wrk_test, h2load_test) gets SERVER TEST ARGS...
+  local server=$1 test=$2 fn=$3
+  shift 3
+  start_server "$server"
   # One unrecorded run first: caches, Go's heap, nginx's and spindle's pools reach steady state.
-  timeout -k 5 60 $(client_pin "$1") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
-  measured "$2" "$1" wrk_test "$1" "$2" "$3" "$4"
-  stop_server
-}
-h2load_one() {  # SERVER TEST CONNS
-  start_server "$1"
-  timeout -k 5 60 $(client_pin "$1") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
-  measured "$2" "$1" h2load_test "$1" "$2" "$3"
+  timeout -k 5 60 $(client_pin "$server") wrk -t1 -c64 -d"${WARM}s" "http://127.0.0.1:$PORT/" >/dev/null 2>&1 || true
+  measured "$test" "$server" "$fn" "$server" "$test" "$@"
   stop_server
 }
 echo_one() {  # SERVER TEST CONNS SIZE (the client warms up on its own connections)
@@ -266,7 +264,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
       read -r test conns depth <<<"$spec"
       for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"
-        http_one "$server" "$test" "$conns" "$depth"
+        http_one "$server" "$test" wrk_test "$conns" "$depth"
       done
     done
     for spec in "h2load-c64 64" "h2load-c1000 1000"; do  # second opinion, 1 thread
@@ -274,7 +272,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
       for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
         [[ $server == *:1 ]] || continue
         log "pass $RUN/$RUNS: $test $server"
-        h2load_one "$server" "$test" "$conns"
+        http_one "$server" "$test" h2load_test "$conns"
       done
     done
   fi

@@ -11,7 +11,7 @@
 // operation then reports itself "done and exhausted", which is how Asio's epoll reactor marks
 // a descriptor as not worth a speculative attempt until its next edge: the following read is
 // queued without a system call and completes on the next event. One system call fewer per
-// message: measured in docs/BENCHMARKS.md.
+// message: measured in docs/RUNTIME.md ("Reads that empty the socket").
 //
 // It is Asio's reactive_socket_recv_op with a different perform step, built on Asio's
 // reactor interface (asio::detail), so it exists only where Asio uses the epoll reactor;
