@@ -98,6 +98,13 @@ const std::vector<Key>& schema() {
        "worker threads; 0 = one per usable CPU (affinity, container CPU limit)",
        [](ServerConfig& c, std::string_view v) { c.threads = static_cast<unsigned>(parse_integer(v, 0, 1024)); },
        [](const ServerConfig& c) { return std::to_string(c.threads); }, false},
+      {"idle_spin", "SPINDLE_IDLE_SPIN", "--idle-spin", "DURATION",
+       "how long a worker out of work polls for more before sleeping (up to 10ms; 0 = sleep at once)",
+       [](ServerConfig& c, std::string_view v) {
+         c.idle_spin = parse_fine_duration(v);
+         if (c.idle_spin > 10ms) throw std::invalid_argument(format_fine_duration(c.idle_spin) + " is over the 10ms maximum");
+       },
+       [](const ServerConfig& c) { return format_fine_duration(c.idle_spin); }},
       {"shutdown_grace", "SPINDLE_SHUTDOWN_GRACE", "--shutdown-grace", "DURATION",
        "on SIGTERM/SIGINT, how long open connections get to finish before they are cancelled",
        [](ServerConfig& c, std::string_view v) { c.shutdown_grace = parse_duration(v); },

@@ -2,8 +2,10 @@
 
 #include <asio/ip/address.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <initializer_list>
 #include <stdexcept>
 
 namespace spindle::config {
@@ -11,12 +13,30 @@ namespace {
 
 [[noreturn]] void bad(const std::string& problem) { throw std::invalid_argument(problem); }
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quoted(std::string_view s) {
+  // Appended piece by piece: GCC 12 warns (-Wrestrict, falsely) on "\"" + std::string(s).
+  std::string out;
+  out.reserve(s.size() + 2);
+  out += '"';
+  out += s;
+  out += '"';
+  return out;
+}
 
 }  // namespace
 
-Duration parse_duration(std::string_view text) {
-  if (text == "0") return Duration(0);
+namespace {
+
+struct TimeUnit {
+  std::string_view name;
+  double factor;  ///< in the result's unit
+};
+
+/// A non-negative amount with one of `units`, in the `finest` unit (whose factor is 1); a
+/// bare 0 is allowed. `examples` and `unit_names` go into the messages.
+std::int64_t parse_time(std::string_view text, std::initializer_list<TimeUnit> units, std::string_view finest,
+                        std::string_view examples, std::string_view unit_names) {
+  if (text == "0") return 0;
   std::size_t unit_at = 0;
   while (unit_at < text.size() && (std::isdigit(static_cast<unsigned char>(text[unit_at])) || text[unit_at] == '.'))
     ++unit_at;
@@ -24,21 +44,31 @@ Duration parse_duration(std::string_view text) {
   if (text.starts_with('-')) bad(quoted(text) + " is negative; durations must be 0 or more");
   if (number.empty() || number.find_first_not_of("0123456789.") != std::string_view::npos ||
       std::count(number.begin(), number.end(), '.') > 1 || number == ".")
-    bad(quoted(text) + " is not a duration; use a number and a unit, like 250ms, 10s, 2m, 1h");
-  double factor;
-  if (unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else if (unit.empty()) bad(quoted(text) + " has no unit; use ms, s, m or h (like 10s)");
-  else bad(quoted(text) + " has an unknown unit " + quoted(unit) + "; use ms, s, m or h");
+    bad(quoted(text) + " is not a duration; use a number and a unit, like " + std::string(examples));
+  if (unit.empty()) bad(quoted(text) + " has no unit; use " + std::string(unit_names));
+  const TimeUnit* found = nullptr;
+  for (const auto& u : units)
+    if (u.name == unit) found = &u;
+  if (!found) bad(quoted(text) + " has an unknown unit " + quoted(unit) + "; use " + std::string(unit_names));
   double value = 0;
   auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), value);
   if (ec != std::errc() || end != number.data() + number.size()) bad(quoted(text) + " is not a number");
-  const double ms = value * factor;
-  if (ms > 1e12) bad(quoted(text) + " is too long");
-  if (ms != std::floor(ms)) bad(quoted(text) + " is finer than a millisecond");
-  return Duration(static_cast<Duration::rep>(ms));
+  const double amount = value * found->factor;
+  if (amount > 1e12) bad(quoted(text) + " is too long");
+  if (amount != std::floor(amount)) bad(quoted(text) + " is finer than a " + std::string(finest));
+  return static_cast<std::int64_t>(amount);
+}
+
+}  // namespace
+
+Duration parse_duration(std::string_view text) {
+  return Duration(parse_time(text, {{"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}}, "millisecond",
+                             "250ms, 10s, 2m, 1h", "ms, s, m or h (like 10s)"));
+}
+
+FineDuration parse_fine_duration(std::string_view text) {
+  return FineDuration(parse_time(text, {{"us", 1}, {"µs", 1}, {"ms", 1000}, {"s", 1'000'000}}, "microsecond",
+                                 "50us, 1ms", "us, ms or s (like 50us)"));
 }
 
 std::string format_duration(Duration d) {
@@ -48,6 +78,12 @@ std::string format_duration(Duration d) {
   if (ms % 60'000 == 0) return std::to_string(ms / 60'000) + "m";
   if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
   return std::to_string(ms) + "ms";
+}
+
+std::string format_fine_duration(FineDuration d) {
+  const auto us = d.count();
+  if (us != 0 && us % 1000 == 0) return format_duration(Duration(us / 1000));
+  return us == 0 ? "0" : std::to_string(us) + "us";
 }
 
 std::string Endpoint::to_string() const {

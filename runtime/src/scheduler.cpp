@@ -5,7 +5,7 @@
 namespace spindle {
 
 Scheduler::Scheduler(SchedulerOptions options)
-    : core_(detail::SchedulerCore::make(options.threads)) {}
+    : core_(detail::SchedulerCore::make(options.threads, options.idle_spin)) {}
 
 Scheduler::~Scheduler() { core_->shutdown(std::chrono::nanoseconds(0)); }
 

@@ -58,13 +58,14 @@ Worker::Worker(SchedulerCore& core_, unsigned index_)
       deadlines(std::make_shared<DeadlineQueue>(io)),
       run_queue(io, &core_, index_) {}
 
-std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads) {
-  std::shared_ptr<SchedulerCore> core(new SchedulerCore(threads));
+std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads, std::chrono::microseconds idle_spin) {
+  std::shared_ptr<SchedulerCore> core(new SchedulerCore(threads, idle_spin));
   core->root_ = RootNode::make(core);
   return core;
 }
 
-SchedulerCore::SchedulerCore(unsigned threads) {
+SchedulerCore::SchedulerCore(unsigned threads, std::chrono::microseconds idle_spin)
+    : idle_spin_(idle_spin) {
   if (threads == 0) threads = available_cpus();
   workers_.reserve(threads);
   for (unsigned i = 0; i < threads; ++i) workers_.push_back(std::make_unique<Worker>(*this, i));
@@ -81,13 +82,13 @@ void SchedulerCore::start() {
   if (started_ || shut_down_) return;
   started_ = true;
   for (auto& w : workers_) {
-    w->thread = std::thread([w = w.get()] {
+    w->thread = std::thread([this, w = w.get()] {
       t_worker = w;
       this_thread_io = &w->io;
       const BiasHome bias_home(w->io);
       for (;;) {
         try {
-          w->io.run();
+          run_worker(*w);
           return;
         } catch (const std::exception& e) {
           // Fibers catch their own exceptions; this is a handler outside any fiber.
@@ -95,6 +96,24 @@ void SchedulerCore::start() {
         }
       }
     });
+  }
+}
+
+void SchedulerCore::run_worker(Worker& w) {
+  if (idle_spin_.count() == 0) {
+    w.io.run();
+    return;
+  }
+  // poll() runs what is ready, epoll_wait(0) included, until nothing is; when it finds
+  // nothing, keep asking (one epoll_wait(0) each time) until the spin runs out, and only then
+  // block in run_one() until the next handler.
+  using SpinClock = std::chrono::steady_clock;
+  while (!w.io.stopped()) {
+    if (w.io.poll() > 0) continue;
+    const auto spin_until = SpinClock::now() + idle_spin_;
+    bool found = false;
+    while (!found && !w.io.stopped() && SpinClock::now() < spin_until) found = w.io.poll() > 0;
+    if (!found) w.io.run_one();
   }
 }
 

@@ -34,7 +34,7 @@ http::ServiceOptions http_options(const config::HttpConfig& c) {
 }  // namespace
 
 Server::Server(config::ServerConfig config)
-    : config_(std::move(config)), scheduler_({.threads = config_.threads}) {}
+    : config_(std::move(config)), scheduler_({.threads = config_.threads, .idle_spin = config_.idle_spin}) {}
 
 Server::~Server() {
   if (!shut_down_) shutdown();

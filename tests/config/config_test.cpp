@@ -55,6 +55,21 @@ SPINDLE_TEST("durations: units, zero, and what is rejected") {
   CHECK(format_duration(Duration(1500)) == "1500ms");
 }
 
+SPINDLE_TEST("fine durations: microseconds for settings below a millisecond") {
+  CHECK(parse_fine_duration("50us") == FineDuration(50));
+  CHECK(parse_fine_duration("50µs") == FineDuration(50));
+  CHECK(parse_fine_duration("1.5ms") == FineDuration(1500));
+  CHECK(parse_fine_duration("2s") == FineDuration(2'000'000));
+  CHECK(parse_fine_duration("0") == FineDuration(0));
+  for (const char* bad : {"", "50", "-5us", "0.5us", "5m", "us", "5 us"}) {
+    CAPTURE(bad);
+    CHECK_THROWS_AS(parse_fine_duration(bad), std::invalid_argument);
+  }
+  CHECK(format_fine_duration(FineDuration(50)) == "50us");
+  CHECK(format_fine_duration(FineDuration(2000)) == "2ms");
+  CHECK(format_fine_duration(FineDuration(0)) == "0");
+}
+
 SPINDLE_TEST("endpoints: IPv4, IPv6, localhost, port 0; bad ones explained") {
   CHECK(parse_endpoint("127.0.0.1:7007") == Endpoint{"127.0.0.1", 7007});
   CHECK(parse_endpoint("[::1]:0") == Endpoint{"::1", 0});
@@ -74,6 +89,7 @@ SPINDLE_TEST("defaults when nothing is given") {
   CHECK(loaded.config.echo.enabled);
   CHECK(loaded.config.shutdown_grace == Duration(10'000));
   CHECK(loaded.config.threads == 0);
+  CHECK(loaded.config.idle_spin == FineDuration(20));
   CHECK(loaded.sources.at("echo.listen").kind == Source::defaults);
 }
 
@@ -82,6 +98,7 @@ SPINDLE_TEST("precedence: defaults < file < environment < flags, for every key")
   TempFile file(R"(
 threads = 3
 shutdown_grace = "3s"
+idle_spin = "30us"
 accept_mode = "shared"
 [log]
 level = "warn"
@@ -94,13 +111,14 @@ max_connections = 33
 )");
   const Env env = {{"SPINDLE_THREADS", "4"},           {"SPINDLE_SHUTDOWN_GRACE", "4s"},
                    {"SPINDLE_LOG_LEVEL", "error"},     {"SPINDLE_ECHO", "127.0.0.4:4004"},
-                   {"SPINDLE_ECHO_MAX_CONNECTIONS", "44"}};
+                   {"SPINDLE_ECHO_MAX_CONNECTIONS", "44"}, {"SPINDLE_IDLE_SPIN", "40us"}};
   const std::vector<std::string> flags = {"--config", file.path, "--threads", "5",
-                                          "--echo", "127.0.0.5:5005"};
+                                          "--echo", "127.0.0.5:5005", "--idle-spin", "0"};
   auto loaded = load(flags, env);
   const auto& c = loaded.config;
   CHECK(c.threads == 5);                                      // flag over env over file
   CHECK(c.echo.listen == Endpoint{"127.0.0.5", 5005});       // flag
+  CHECK(c.idle_spin == FineDuration(0));                      // flag over env over file
   CHECK(c.shutdown_grace == Duration(4000));                  // env over file
   CHECK(c.log_level == "error");                              // env over file
   CHECK(c.echo.max_connections == 44);                        // env over file
@@ -116,6 +134,9 @@ max_connections = 33
   CHECK(has(printed, "listen = \"127.0.0.5:5005\"  # flag --echo"));
   CHECK(has(printed, "max_connections = 44  # environment SPINDLE_ECHO_MAX_CONNECTIONS"));
   CHECK(has(printed, "idle_timeout = \"3m\"  # file " + file.path));
+  CHECK(has(printed, "idle_spin = \"0\"  # flag --idle-spin"));
+  CHECK(load({}, {{"SPINDLE_IDLE_SPIN", "40us"}}).config.idle_spin == FineDuration(40));
+  CHECK(load({"--config", file.path}, {}).config.idle_spin == FineDuration(30));
 
   // SPINDLE_CONFIG names the file when --config is absent.
   auto via_env = load({}, {{"SPINDLE_CONFIG", file.path}});
@@ -144,6 +165,8 @@ SPINDLE_TEST("every kind of bad input names the key, the source and the problem"
       {{}, {}, "[echo]\nlisten = \"127.0.0.1:1\"\nlisten = 2\n", {"file", "at line 3"}},
       {{}, {}, "threads = [1, 2]\n", {"threads", "must be a string, a whole number or true/false"}},
       {{}, {}, "shutdown_grace = 10\n", {"shutdown_grace", "no unit"}},
+      {{"--idle-spin", "20ms"}, {}, "", {"idle_spin", "flag --idle-spin", "over the 10ms maximum"}},
+      {{}, {{"SPINDLE_IDLE_SPIN", "0.5us"}}, "", {"idle_spin", "finer than a microsecond"}},
   };
   for (const auto& c : cases) {
     std::unique_ptr<TempFile> file;

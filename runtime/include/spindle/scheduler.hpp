@@ -23,6 +23,14 @@ struct SchedulerOptions {
   /// Worker threads, each running its own io_context; 0 means one per CPU the process may
   /// use (available_cpus(): its affinity, capped by a container's CPU limit).
   unsigned threads = 0;
+  /// How long a worker that has run out of work keeps polling for more (ready sockets,
+  /// timers, fibers woken from other threads) before it sleeps in epoll_wait. A sleeping
+  /// worker is woken at the waker's expense — a client's write or another thread's post pays
+  /// for the interrupt to an idle CPU, about 15 µs of its CPU in the virtual machines of
+  /// docs/BENCHMARKS.md — and a client slowed that way sends less, so the server sleeps more.
+  /// Polling bridges the short gaps of a busy server, as Go's scheduler does before parking a
+  /// thread; the price is up to this much CPU each time a worker goes idle. 0: sleep at once.
+  std::chrono::microseconds idle_spin{20};
 };
 
 /// N worker threads with one io_context each. Top-level fibers are spread over the workers

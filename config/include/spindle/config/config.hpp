@@ -45,6 +45,7 @@ struct HttpConfig {
 /// Everything spindle-server can be told.
 struct ServerConfig {
   unsigned threads = 0;               ///< worker threads; 0: one per usable CPU (spindle::available_cpus())
+  FineDuration idle_spin = 20us;      ///< how long an idle worker polls before it sleeps (SchedulerOptions)
   Duration shutdown_grace = 10s;      ///< time open connections get to finish on SIGTERM
   std::string log_level = "info";
   LogFormat log_format = LogFormat::automatic;  ///< automatic: text on a terminal, else JSON

@@ -18,6 +18,14 @@ Duration parse_duration(std::string_view text);
 /// The shortest exact form: "250ms", "10s", "2m".
 std::string format_duration(Duration d);
 
+using FineDuration = std::chrono::microseconds;
+
+/// "50us" (or "50µs"), "1ms", "0": like parse_duration, for settings finer than a
+/// millisecond. Result in microseconds.
+FineDuration parse_fine_duration(std::string_view text);
+/// The shortest exact form: "50us", "2ms".
+std::string format_fine_duration(FineDuration d);
+
 /// A listen address: an IPv4 or IPv6 literal (IPv6 in brackets) or "localhost", and a port
 /// 0-65535 (0 picks a free port).
 struct Endpoint {

@@ -44,7 +44,8 @@ struct Worker {
 
 class SchedulerCore : public std::enable_shared_from_this<SchedulerCore> {
  public:
-  static std::shared_ptr<SchedulerCore> make(unsigned threads);
+  /// `threads` and `idle_spin` as in SchedulerOptions.
+  static std::shared_ptr<SchedulerCore> make(unsigned threads, std::chrono::microseconds idle_spin);
   ~SchedulerCore();
 
   void start();
@@ -63,12 +64,15 @@ class SchedulerCore : public std::enable_shared_from_this<SchedulerCore> {
   std::atomic<std::size_t> live{0};
 
  private:
-  explicit SchedulerCore(unsigned threads);
+  SchedulerCore(unsigned threads, std::chrono::microseconds idle_spin);
+  /// The loop of worker `w`'s thread: runs its io_context until the scheduler stops it.
+  void run_worker(Worker& w);
   std::vector<FiberInfo> unignored_fibers() const;
   void stop_workers();
   void destroy_remaining_fibers();
 
   std::vector<std::unique_ptr<Worker>> workers_;
+  const std::chrono::microseconds idle_spin_;
   Ref<CancelNode> root_;
   std::atomic<unsigned> round_robin_{0};
   std::mutex lifecycle_;
