@@ -23,10 +23,6 @@ std::string quoted(std::string_view s) {
   return out;
 }
 
-}  // namespace
-
-namespace {
-
 struct TimeUnit {
   std::string_view name;
   double factor;  ///< in the result's unit
