@@ -104,16 +104,18 @@ void SchedulerCore::run_worker(Worker& w) {
     w.io.run();
     return;
   }
-  // poll() runs what is ready, epoll_wait(0) included, until nothing is; when it finds
-  // nothing, keep asking (one epoll_wait(0) each time) until the spin runs out, and only then
-  // block in run_one() until the next handler.
+  // poll() runs what is ready, epoll_wait(0) included, until nothing is. Keep asking (one
+  // epoll_wait(0) each time) until nothing came for the spin, then block in run_one() until
+  // the next handler.
   using SpinClock = std::chrono::steady_clock;
   while (!w.io.stopped()) {
-    if (w.io.poll() > 0) continue;
     const auto spin_until = SpinClock::now() + idle_spin_;
-    bool found = false;
-    while (!found && !w.io.stopped() && SpinClock::now() < spin_until) found = w.io.poll() > 0;
-    if (!found) w.io.run_one();
+    while (w.io.poll() == 0) {
+      if (w.io.stopped() || SpinClock::now() >= spin_until) {
+        w.io.run_one();
+        break;
+      }
+    }
   }
 }
 
