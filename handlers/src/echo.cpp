@@ -36,7 +36,14 @@ Task<bool> send_back(const Context& ctx, tcp::Conn& conn, const EchoOptions& opt
   co_return !put.error;
 }
 
-/// After a full head: more is probably waiting. Reads it behind the head in a buffer borrowed
+/// Whether the read that gave `got` into `room` bytes left more in the socket: the kernel's
+/// count where it gives one, else a guess from a full buffer.
+bool more_queued(const tcp::Conn& conn, const tcp::IoResult& got, std::size_t room) {
+  if (const auto queued = conn.queued_after_read()) return *queued > 0;
+  return !got.error && got.bytes == room;
+}
+
+/// After a head with more queued behind it: reads the rest behind the head in a buffer borrowed
 /// for the purpose and sends everything back in one write per buffer — never the head alone,
 /// which would cost a write and wake the peer twice per message. False if the connection is
 /// done (then our side is half-closed after the last byte if the peer half-closed).
@@ -46,8 +53,15 @@ Task<bool> send_back_with_rest(const Context& ctx, tcp::Conn& conn, const EchoOp
   std::memcpy(buffer.data(), head.data(), head.size());
   std::size_t filled = head.size();
   for (;;) {
-    const std::size_t room = tcp::PooledBuffer::size - filled;
-    const tcp::IoResult got = conn.try_read(buffer.span().subspan(filled));
+    const std::span<char> rest = buffer.span().subspan(filled);
+    tcp::IoResult got;
+    if (conn.queued_after_read()) {
+      // The kernel counted bytes queued: this read completes at once, and a read that empties
+      // the socket spares the next one its attempt.
+      co_await conn.read_some_into(ctx, rest, got);
+    } else {
+      got = conn.try_read(rest);
+    }
     const bool ended = got.error && got.error != asio::error::would_block;
     if (!got.error) filled += got.bytes;
     if (filled > 0 && !co_await send_back(ctx, conn, options, {buffer.data(), filled})) co_return false;
@@ -56,8 +70,8 @@ Task<bool> send_back_with_rest(const Context& ctx, tcp::Conn& conn, const EchoOp
       if (got.error == asio::error::eof) conn.shutdown_send();
       co_return false;
     }
-    // Nothing more, or a short read (the socket is drained): a later arrival wakes the next read.
-    if (got.error || got.bytes < room) co_return true;
+    // The socket is drained: a later arrival wakes the next read.
+    if (!more_queued(conn, got, rest.size())) co_return true;
   }
 }
 
@@ -74,10 +88,10 @@ Task<bool> respond(const Context& ctx, tcp::Conn& conn, const EchoOptions& optio
   }
   // (No co_await inside ?: or || here: GCC 12 miscompiles awaits in such operands.)
   bool more;
-  if (got.bytes < head.size())
-    more = co_await send_back(ctx, conn, options, head.first(got.bytes));
+  if (more_queued(conn, got, head.size()))
+    more = co_await send_back_with_rest(ctx, conn, options, head.first(got.bytes));
   else
-    more = co_await send_back_with_rest(ctx, conn, options, head);
+    more = co_await send_back(ctx, conn, options, head.first(got.bytes));
   co_return more;
 }
 

@@ -54,7 +54,7 @@ SPINDLE_TEST("echo returns every byte exactly, from 1 B to 4 MiB of binary data"
   server::Server srv(echo_config());
   srv.start();
   const auto port = srv.echo_endpoint()->port();
-  for (std::size_t size : {std::size_t{1}, std::size_t{100}, std::size_t{4096}, std::size_t{16 * 1024 + 7},
+  for (std::size_t size : {std::size_t{1}, std::size_t{96}, std::size_t{100}, std::size_t{4096}, std::size_t{16 * 1024 + 7},
                            std::size_t{1} << 20, std::size_t{4} << 20}) {
     CAPTURE(size);
     TcpClient client(port);
@@ -110,7 +110,8 @@ SPINDLE_TEST("a message and the FIN right behind it are echoed, then the server 
     TcpClient client(port, "127.0.0.1", 5s);
     client.send_all("first");  // the server reads it, drains the socket and waits again
     REQUIRE(client.recv_exact(5) == "first");
-    const std::string last(static_cast<std::size_t>(i % 7 + 1), 'x');
+    // Shorter and longer than the 96 bytes the server first reads into.
+    const std::string last(static_cast<std::size_t>(i % 3 ? i % 7 + 1 : 1000 + i), 'x');
     client.send_all(last);
     if (i % 2) std::this_thread::sleep_for(1ms);  // FIN with the data, or just behind it
     client.shutdown_write();

@@ -41,6 +41,7 @@ IoResult Conn::try_read(std::span<char> buf) {
   asio::error_code ec;
   const std::size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
   bytes_read_ += n;
+  queued_after_read_ = -1;
   return {n, ec};
 }
 
@@ -69,6 +70,7 @@ Task<IoResult> Conn::read_exact(Context ctx, std::span<char> buf, std::source_lo
       ctx, where,
       [this, &out](std::error_code ec, std::size_t n = 0) {
         bytes_read_ += n;
+        queued_after_read_ = -1;
         out = {n, ec};
       },
       [this, buf](auto handler) {

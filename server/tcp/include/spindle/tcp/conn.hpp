@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <source_location>
 #include <span>
 #include <string>
@@ -71,11 +72,20 @@ class Conn {
                       std::source_location where = std::source_location::current()) {
     return detail::await_asio(
         ctx, where,
-        [this, &out](std::error_code ec, std::size_t n = 0) {
+        [this, &out](std::error_code ec, std::size_t n = 0, int queued = -1) {
           bytes_read_ += n;
+          queued_after_read_ = queued;
           out = {n, ec};
         },
         [this, buf](auto handler) { start_read_some(asio::buffer(buf.data(), buf.size()), std::move(handler)); });
+  }
+  /// Bytes the kernel still held for this socket right after the last read_some, as it
+  /// reported them (TCP_INQ; a pending end of stream counts as one), or nullopt where it did
+  /// not or when another kind of read came last. When positive, the next read_some completes
+  /// without waiting.
+  std::optional<std::size_t> queued_after_read() const noexcept {
+    if (queued_after_read_ < 0) return std::nullopt;
+    return static_cast<std::size_t>(queued_after_read_);
   }
   /// Reads whatever is there now, without waiting: asio::error::would_block if nothing is.
   IoResult try_read(std::span<char> buf);
@@ -135,6 +145,7 @@ class Conn {
   std::string peer_;
   std::uint64_t bytes_read_ = 0;
   std::uint64_t bytes_written_ = 0;
+  int queued_after_read_ = -1;  // see queued_after_read()
   std::chrono::steady_clock::time_point opened_;
   std::shared_ptr<ConnObserver> observer_;
 };

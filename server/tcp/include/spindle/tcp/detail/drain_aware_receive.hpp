@@ -16,6 +16,10 @@
 // It is Asio's reactive_socket_recv_op with a different perform step, built on Asio's
 // reactor interface (asio::detail), so it exists only where Asio uses the epoll reactor;
 // elsewhere, and on sockets without TCP_INQ, reads behave exactly like async_read_some.
+//
+// The handler also learns the queued count, so a caller that sees bytes still queued can read
+// them with another of these operations (it completes at once) rather than a plain read,
+// which would leave the socket's next read to try its luck again.
 #pragma once
 
 #include <asio/detail/config.hpp>
@@ -108,10 +112,12 @@ class DrainAwareReceiveOp : public asio::detail::reactor_op {
     o->bytes_transferred_ = static_cast<std::size_t>(n);
     if (n == 0) {  // end of stream (the buffer is never empty): nothing will follow
       o->ec_ = asio::error::eof;
+      o->queued_ = 0;
       return done_and_exhausted;
     }
     o->ec_ = std::error_code();
-    return queued_after(msg) == 0 ? done_and_exhausted : done;
+    o->queued_ = queued_after(msg);
+    return o->queued_ == 0 ? done_and_exhausted : done;
   }
 
   static void do_complete(void* owner, asio::detail::operation* base, const std::error_code&, std::size_t) {
@@ -120,7 +126,8 @@ class DrainAwareReceiveOp : public asio::detail::reactor_op {
     auto* o = static_cast<DrainAwareReceiveOp*>(base);
     ptr p = {std::addressof(o->handler_), o, o};
     asio::detail::handler_work<Handler, IoExecutor> work(std::move(o->work_));
-    asio::detail::binder2<Handler, std::error_code, std::size_t> call(o->handler_, o->ec_, o->bytes_transferred_);
+    asio::detail::binder3<Handler, std::error_code, std::size_t, int> call(o->handler_, o->ec_, o->bytes_transferred_,
+                                                                          o->queued_);
     p.h = std::addressof(call.handler_);
     p.reset();
     if (owner) {
@@ -131,14 +138,16 @@ class DrainAwareReceiveOp : public asio::detail::reactor_op {
 
  private:
   int fd_;
+  int queued_ = -1;  // queued_after() of the last successful attempt
   asio::mutable_buffer buffer_;
   Handler handler_;
   asio::detail::handler_work<Handler, IoExecutor> work_;
 };
 
 /// Reads what is available into `buffer` (not empty), waiting for at least one byte, and
-/// calls `handler(error_code, bytes)` — as `socket.async_read_some(buffer, handler)` does,
-/// with the drain noted as above. `reactor` is the socket's io_context's reactor.
+/// calls `handler(error_code, bytes, queued)` — as `socket.async_read_some(buffer, handler)`
+/// does, plus the bytes the kernel still holds (queued_after(); 0 after an end of stream, -1
+/// if unknown or on error) — with the drain noted as above. `reactor` is the socket's io_context's reactor.
 template <class Protocol, class Executor, class Handler>
 void async_receive_noting_drain(asio::basic_stream_socket<Protocol, Executor>& socket,
                                 asio::detail::reactor& reactor, asio::mutable_buffer buffer, Handler handler) {
