@@ -91,7 +91,7 @@ void RunQueue::drain() {
     }
     // A cross-thread exchange (a ping-pong, a fan-out) usually answers within microseconds.
     // Parked fibers register with their contexts first: the spin must not delay a cancel.
-    if (!n && cross_thread) {
+    if (!n && cross_thread && may_spin_) {
       register_deferred();
       if (spin_for_remote()) n = pop_local();
     }

@@ -56,7 +56,7 @@ Worker::Worker(SchedulerCore& core_, unsigned index_)
       index(index_),
       keep_running(io.get_executor()),
       deadlines(std::make_shared<DeadlineQueue>(io)),
-      run_queue(io, &core_, index_) {}
+      run_queue(io, &core_, index_, core_.idle_spin() > std::chrono::microseconds::zero()) {}
 
 std::shared_ptr<SchedulerCore> SchedulerCore::make(unsigned threads, std::chrono::microseconds idle_spin) {
   std::shared_ptr<SchedulerCore> core(new SchedulerCore(threads, idle_spin));

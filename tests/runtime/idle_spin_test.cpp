@@ -1,5 +1,5 @@
 // SchedulerOptions::idle_spin: a worker out of work polls through short gaps instead of
-// sleeping, and still sleeps once a gap outlasts the spin.
+// sleeping, still sleeps once a gap outlasts the spin, and with 0 never polls.
 #include <pthread.h>
 #include <unistd.h>
 
@@ -85,6 +85,29 @@ long sleeps_through_gaps(Scheduler& sched, int gaps) {
   return times_slept(worker.tid) - before;
 }
 
+/// A fiber on worker 0 sends `rounds` values to a fiber on worker 1 and waits for each to
+/// come back; returns how many times worker 0 slept meanwhile.
+long sleeps_in_ping_pong(Scheduler& sched, int rounds) {
+  const WorkerThread worker = worker_thread(sched);
+  const long before = times_slept(worker.tid);
+  sched.block_on([rounds](Context ctx) -> Task<> {
+    Channel<int> ping, pong;
+    auto ponger = go({ctx, "ponger", 1u}, [](Context c, Channel<int> in, Channel<int> out) -> Task<> {
+      while (auto v = co_await in.recv(c)) co_await out.send(c, *v);
+    }, ping, pong);
+    auto pinger = go({ctx, "pinger", 0u}, [rounds](Context c, Channel<int> out, Channel<int> in) -> Task<> {
+      for (int i = 0; i < rounds; ++i) {
+        co_await out.send(c, i);
+        co_await in.recv(c);
+      }
+      out.close();
+    }, ping, pong);
+    co_await pinger.join(ctx);
+    co_await ponger.join(ctx);
+  });
+  return times_slept(worker.tid) - before;
+}
+
 }  // namespace
 
 SPINDLE_TEST("idle_spin: a worker polls through gaps shorter than the spin instead of sleeping") {
@@ -108,5 +131,15 @@ SPINDLE_TEST("idle_spin: a worker with nothing to do sleeps once its spin is ove
   const auto used = cpu_time(worker.handle) - before;
   CAPTURE(std::chrono::duration_cast<std::chrono::milliseconds>(used).count());
   CHECK(used < 100ms);  // spinning on would have used about 300 ms
+  CHECK(sched.shutdown(1s).empty());
+}
+
+SPINDLE_TEST("idle_spin 0: a worker waiting for another worker's reply sleeps instead of polling") {
+  Scheduler sched({.threads = 2, .idle_spin = 0us});
+  const long slept = sleeps_in_ping_pong(sched, 200);
+  CAPTURE(slept);
+  // Nearly every round leaves worker 0 with nothing to run until the reply: it sleeps then
+  // (the odd reply may land before it has gone to sleep). Polling would have caught them all.
+  CHECK(slept >= 100);
   CHECK(sched.shutdown(1s).empty());
 }

@@ -29,7 +29,8 @@ struct SchedulerOptions {
   /// for the interrupt to an idle CPU, about 15 µs of its CPU in the virtual machines of
   /// docs/BENCHMARKS.md — and a client slowed that way sends less, so the server sleeps more.
   /// Polling bridges the short gaps of a busy server, as Go's scheduler does before parking a
-  /// thread; the price is up to this much CPU each time a worker goes idle. 0: sleep at once.
+  /// thread; the price is up to this much CPU each time a worker goes idle. 0: sleep at once,
+  /// with no polling at all (not even the short wait for a reply from another worker).
   std::chrono::microseconds idle_spin{20};
 };
 

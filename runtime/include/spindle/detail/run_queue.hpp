@@ -33,8 +33,10 @@ struct RunNode {
 /// threads append under a short lock and post one batch at a time.
 class RunQueue {
  public:
-  RunQueue(asio::io_context& io, SchedulerCore* scheduler, unsigned worker) noexcept
-      : scheduler(scheduler), worker(worker), io_(io) {}
+  /// `may_spin`: whether the worker may poll for cross-thread wake-ups (`spin`) before it
+  /// hands its thread back to Asio; false for a scheduler that must not spin (idle_spin 0).
+  RunQueue(asio::io_context& io, SchedulerCore* scheduler, unsigned worker, bool may_spin) noexcept
+      : scheduler(scheduler), worker(worker), io_(io), may_spin_(may_spin) {}
   RunQueue(const RunQueue&) = delete;
   RunQueue& operator=(const RunQueue&) = delete;
 
@@ -77,6 +79,7 @@ class RunQueue {
   void register_deferred() noexcept;
 
   asio::io_context& io_;
+  const bool may_spin_;
   RunNode* head_ = nullptr;  // owner thread only
   RunNode* tail_ = nullptr;
   SpinMutex remote_mu_;

@@ -47,6 +47,8 @@ class SchedulerCore : public std::enable_shared_from_this<SchedulerCore> {
   /// `threads` and `idle_spin` as in SchedulerOptions.
   static std::shared_ptr<SchedulerCore> make(unsigned threads, std::chrono::microseconds idle_spin);
   ~SchedulerCore();
+  /// As in SchedulerOptions: how long an idle worker polls before it sleeps; 0 never polls.
+  std::chrono::microseconds idle_spin() const noexcept { return idle_spin_; }
 
   void start();
   /// See Scheduler::shutdown.
