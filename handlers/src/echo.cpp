@@ -55,7 +55,7 @@ Task<bool> send_back_with_rest(const Context& ctx, tcp::Conn& conn, const EchoOp
   for (;;) {
     const std::span<char> rest = buffer.span().subspan(filled);
     tcp::IoResult got;
-    if (conn.queued_after_read()) {
+    if (conn.queued_after_read().value_or(0) > 0) {
       // The kernel counted bytes queued: this read completes at once, and a read that empties
       // the socket spares the next one its attempt.
       co_await conn.read_some_into(ctx, rest, got);

@@ -147,7 +147,8 @@ class DrainAwareReceiveOp : public asio::detail::reactor_op {
 /// Reads what is available into `buffer` (not empty), waiting for at least one byte, and
 /// calls `handler(error_code, bytes, queued)` — as `socket.async_read_some(buffer, handler)`
 /// does, plus the bytes the kernel still holds (queued_after(); 0 after an end of stream, -1
-/// if unknown or on error) — with the drain noted as above. `reactor` is the socket's io_context's reactor.
+/// if unknown or on error) — with the drain noted as above. `reactor` is the socket's
+/// io_context's reactor.
 template <class Protocol, class Executor, class Handler>
 void async_receive_noting_drain(asio::basic_stream_socket<Protocol, Executor>& socket,
                                 asio::detail::reactor& reactor, asio::mutable_buffer buffer, Handler handler) {
