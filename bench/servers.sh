@@ -17,7 +17,10 @@
 #       h2load --h1 -t1 at 64 and 1000 connections against the 1-thread servers (throughput,
 #       server CPU per request; h2load reports no latency percentiles).
 # echo: TCP echo on 1 thread pinned to cpu 1, the Go closed-loop load generator
-#       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages.
+#       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages;
+#       then 64 connections at a fixed 20,000 and 40,000 round trips/s (echo_load -rate: open
+#       loop), where every server keeps up and CPU per round trip is the server's own work
+#       rather than the client's pace.
 # idle: a fresh 1-thread server; IDLE_CONNS connections each do one round trip (echo) or one
 #       keep-alive GET (http) and then stay open; RSS growth of the server per connection.
 #       RSS barely moves between passes, so only the first IDLE_RUNS passes measure it.
@@ -173,13 +176,13 @@ h2load_test() {  # SERVER TEST CONNS: the second opinion on GET / (h2load over H
   log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, h2load ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
-echo_test() {  # SERVER TEST CONNS SIZE
-  local server=$1 test=$2 conns=$3 size=$4 logf line cpin
+echo_test() {  # SERVER TEST CONNS SIZE RATE (0: closed loop)
+  local server=$1 test=$2 conns=$3 size=$4 rate=$5 logf line cpin
   logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
   cpin=$(client_pin "$server")
   # The warm-up runs inside the client, on the connections it then measures.
   run_measured "$logf" $cpin env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" \
-    -conns "$conns" -size "$size" -warmup "${WARM}s" -duration "${DUR}s" || true
+    -conns "$conns" -size "$size" -rate "$rate" -warmup "${WARM}s" -duration "${DUR}s" || true
   line=$(grep '^echo_load ' "$logf") || { log "  $test $server: no echo_load result (see $logf)"; return 1; }
   parse_kv "$line"
   local rts=${KV[rt_per_s]} per
@@ -252,9 +255,9 @@ http_one() {  # SERVER TEST FN ARGS...: FN (wrk_test, h2load_test) gets SERVER T
   measured "$test" "$server" "$fn" "$server" "$test" "$@"
   stop_server
 }
-echo_one() {  # SERVER TEST CONNS SIZE (the client warms up on its own connections)
+echo_one() {  # SERVER TEST CONNS SIZE RATE (the client warms up on its own connections)
   start_server "$1"
-  measured "$2" "$1" echo_test "$1" "$2" "$3" "$4"
+  measured "$2" "$1" echo_test "$1" "$2" "$3" "$4" "$5"
   stop_server
 }
 
@@ -277,11 +280,12 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
     done
   fi
   if has echo; then
-    for spec in "echo-c64-64B 64 64" "echo-c1000-64B 1000 64" "echo-c64-4KiB 64 4096" "echo-c1000-4KiB 1000 4096"; do
-      read -r test conns size <<<"$spec"
+    for spec in "echo-c64-64B 64 64 0" "echo-c1000-64B 1000 64 0" "echo-c64-4KiB 64 4096 0" \
+      "echo-c1000-4KiB 1000 4096 0" "echo-c64-64B-rate20k 64 64 20000" "echo-c64-64B-rate40k 64 64 40000"; do
+      read -r test conns size rate <<<"$spec"
       for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"
-        echo_one "$server" "$test" "$conns" "$size"
+        echo_one "$server" "$test" "$conns" "$size" "$rate"
       done
     done
   fi

@@ -32,6 +32,8 @@ ECHO_TESTS = [
     ("echo-c1000-64B", "1000 connections, 64 B messages"),
     ("echo-c64-4KiB", "64 connections, 4 KiB messages"),
     ("echo-c1000-4KiB", "1000 connections, 4 KiB messages"),
+    ("echo-c64-64B-rate20k", "64 connections, 64 B messages, fixed 20,000 round trips/s"),
+    ("echo-c64-64B-rate40k", "64 connections, 64 B messages, fixed 40,000 round trips/s"),
 ]
 HTTP_COLUMNS = [  # metric, heading
     ("req_per_s", "req/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("p999_us", "p99.9 µs"),
@@ -256,7 +258,7 @@ class Report:
     def echo(self):
         if not any(t in self.data for t, _ in ECHO_TESTS):
             return
-        self.out("## TCP echo (Go closed-loop client)")
+        self.out("## TCP echo (Go client: closed loop, then at a fixed rate)")
         self.out()
         for test, title in ECHO_TESTS:
             servers = [f"echo/{i}:1" for i in ("spindle", "go", "asio")]
@@ -264,9 +266,11 @@ class Report:
                 continue
             self.out(f"### {title} — 1 thread each, server on cpu 1, client on cpu 0")
             self.out()
-            conns, size = test.removeprefix("echo-c").split("-")
-            self.server_table(test, servers, ECHO_COLUMNS, "TCP echo, 1 thread",
-                              f"{conns} conns, {size.replace('KiB', ' KiB').replace('4B', '4 B')}")
+            conns, size, *rate = test.removeprefix("echo-c").split("-")
+            label = f"{conns} conns, {size.replace('KiB', ' KiB').replace('4B', '4 B')}"
+            if rate:
+                label += f", {rate[0].removeprefix('rate')}/s"
+            self.server_table(test, servers, ECHO_COLUMNS, "TCP echo, 1 thread", label)
 
     def idle(self):
         tests = [t for t in ("idle-echo", "idle-http") if t in self.data]

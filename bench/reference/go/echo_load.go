@@ -9,6 +9,12 @@
 // Latency is per round trip, client-side wall clock (includes client scheduling);
 // histogram is log-linear with 64 sub-buckets per power of two (<1.6% error).
 //
+// Fixed rate (-rate N, with throughput mode): open loop instead. Each connection sends on
+// its own schedule, N/conns messages per second, the connections' schedules evenly
+// staggered; a connection that falls behind sends at once until it has caught up. The
+// server's CPU per round trip then measures its own work at a load it can carry, rather
+// than the client's pace. The result line adds rate=N; latency is still from each send.
+//
 // Idle mode (-idle N): opens N connections (-dialpar at a time), optionally does one
 // round trip on each (-ping; -http makes that an HTTP/1.1 keep-alive GET / instead of
 // an echo), prints "READY ..." and holds them open until -hold elapses or SIGTERM/SIGINT.
@@ -47,6 +53,7 @@ var (
 	ping     = flag.Bool("ping", true, "idle mode: do one round trip per connection before idling")
 	httpPing = flag.Bool("http", false, "idle mode: the ping is an HTTP/1.1 GET / (keep-alive) instead of an echo")
 	dialPar  = flag.Int("dialpar", 100, "idle mode / setup: concurrent dials")
+	rate     = flag.Int("rate", 0, "throughput mode: round trips per second in all, paced (open loop); 0: closed loop")
 )
 
 // ---- log-linear histogram ----------------------------------------------------
@@ -187,7 +194,20 @@ func throughput() {
 			var seq uint64
 			var cnt uint64
 			<-startGate
+			// Fixed rate: this connection's schedule, staggered by its index.
+			var interval time.Duration
+			var next time.Time
+			if *rate > 0 {
+				interval = time.Duration(float64(time.Second) * float64(len(cs)) / float64(*rate))
+				next = time.Now().Add(interval * time.Duration(i) / time.Duration(len(cs)))
+			}
 			for {
+				if *rate > 0 {
+					if wait := time.Until(next); wait > 0 {
+						time.Sleep(wait)
+					}
+					next = next.Add(interval)
+				}
 				p := atomic.LoadInt32(&phase)
 				if p == phaseStop {
 					break
@@ -240,10 +260,14 @@ func throughput() {
 		}
 	}
 	us := func(ns uint64) float64 { return float64(ns) / 1e3 }
-	fmt.Printf("echo_load conns=%d size=%d duration_s=%.3f round_trips=%d rt_per_s=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%d\n",
+	rateField := ""
+	if *rate > 0 {
+		rateField = fmt.Sprintf(" rate=%d", *rate)
+	}
+	fmt.Printf("echo_load conns=%d size=%d duration_s=%.3f round_trips=%d rt_per_s=%.1f p50_us=%.1f p90_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%d%s\n",
 		*conns, *size, elapsed.Seconds(), rts, float64(rts)/elapsed.Seconds(),
 		us(total.quantile(0.50)), us(total.quantile(0.90)), us(total.quantile(0.99)),
-		us(total.quantile(0.999)), us(total.max), errs)
+		us(total.quantile(0.999)), us(total.max), errs, rateField)
 }
 
 // ---- idle mode ----------------------------------------------------------------
