@@ -18,9 +18,9 @@
 #       server CPU per request; h2load reports no latency percentiles).
 # echo: TCP echo on 1 thread pinned to cpu 1, the Go closed-loop load generator
 #       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages;
-#       then 64 connections at a fixed 20,000 and 40,000 round trips/s (echo_load -rate: open
-#       loop), where every server keeps up and CPU per round trip is the server's own work
-#       rather than the client's pace.
+#       then 64 and 1000 connections at a fixed 20,000 and 40,000 round trips/s (echo_load
+#       -rate: open loop), where every server keeps up and CPU per round trip is the server's
+#       own work rather than the client's pace.
 # idle: a fresh 1-thread server; IDLE_CONNS connections each do one round trip (echo) or one
 #       keep-alive GET (http) and then stay open; RSS growth of the server per connection.
 #       RSS barely moves between passes, so only the first IDLE_RUNS passes measure it.
@@ -281,7 +281,8 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
   fi
   if has echo; then
     for spec in "echo-c64-64B 64 64 0" "echo-c1000-64B 1000 64 0" "echo-c64-4KiB 64 4096 0" \
-      "echo-c1000-4KiB 1000 4096 0" "echo-c64-64B-rate20k 64 64 20000" "echo-c64-64B-rate40k 64 64 40000"; do
+      "echo-c1000-4KiB 1000 4096 0" "echo-c64-64B-rate20k 64 64 20000" "echo-c64-64B-rate40k 64 64 40000" \
+      "echo-c1000-64B-rate20k 1000 64 20000" "echo-c1000-64B-rate40k 1000 64 40000"; do
       read -r test conns size rate <<<"$spec"
       for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"

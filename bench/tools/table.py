@@ -34,6 +34,8 @@ ECHO_TESTS = [
     ("echo-c1000-4KiB", "1000 connections, 4 KiB messages"),
     ("echo-c64-64B-rate20k", "64 connections, 64 B messages, fixed 20,000 round trips/s"),
     ("echo-c64-64B-rate40k", "64 connections, 64 B messages, fixed 40,000 round trips/s"),
+    ("echo-c1000-64B-rate20k", "1000 connections, 64 B messages, fixed 20,000 round trips/s"),
+    ("echo-c1000-64B-rate40k", "1000 connections, 64 B messages, fixed 40,000 round trips/s"),
 ]
 HTTP_COLUMNS = [  # metric, heading
     ("req_per_s", "req/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("p999_us", "p99.9 µs"),
