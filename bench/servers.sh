@@ -20,7 +20,9 @@
 #       (reference/go/echo_load.go) on cpu 0: 64 and 1000 connections, 64 B and 4 KiB messages;
 #       then 64 and 1000 connections at a fixed 20,000 and 40,000 round trips/s (echo_load
 #       -rate: open loop), where every server keeps up and CPU per round trip is the server's
-#       own work rather than the client's pace.
+#       own work rather than the client's pace. Then the closed loop again at 64 and 1000
+#       connections, 64 B, with the lean client (load/lean_echo_load.cpp: C++, one thread, epoll,
+#       one send and one recv per round trip), cheap enough that a costlier server sets the pace.
 # idle: a fresh 1-thread server; IDLE_CONNS connections each do one round trip (echo) or one
 #       keep-alive GET (http) and then stay open; RSS growth of the server per connection.
 #       RSS barely moves between passes, so only the first IDLE_RUNS passes measure it.
@@ -50,7 +52,7 @@ has() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 (($(ulimit -n) >= IDLE_CONNS + 100)) || die "ulimit -n $(ulimit -n) is below IDLE_CONNS=$IDLE_CONNS + 100"
 
-build_spindle spindle-server
+build_spindle spindle-server lean_echo_load
 build_go echo_server echo_load http_server
 build_asio echo_server http_server
 
@@ -176,13 +178,18 @@ h2load_test() {  # SERVER TEST CONNS: the second opinion on GET / (h2load over H
   log "  $test $server: $rps req/s, ${per} us CPU/req (server ${SRV_CPU}%, h2load ${CLI_CPU}%, other ${OTHER_CPU}%)"
 }
 
-echo_test() {  # SERVER TEST CONNS SIZE RATE (0: closed loop)
-  local server=$1 test=$2 conns=$3 size=$4 rate=$5 logf line cpin
+echo_test() {  # SERVER TEST CONNS SIZE RATE (0: closed loop; "lean": closed loop, lean client)
+  local server=$1 test=$2 conns=$3 size=$4 rate=$5 logf line cpin client
   logf="$LOGS/${test}.${server//[\/:]/-}.run$RUN.log"
   cpin=$(client_pin "$server")
   # The warm-up runs inside the client, on the connections it then measures.
-  run_measured "$logf" $cpin env GOMAXPROCS=1 "$BUILD/go/echo_load" -addr "127.0.0.1:$PORT" \
-    -conns "$conns" -size "$size" -rate "$rate" -warmup "${WARM}s" -duration "${DUR}s" || true
+  if [[ $rate == lean ]]; then
+    client=("$BUILD/bench/lean_echo_load")
+  else
+    client=(env GOMAXPROCS=1 "$BUILD/go/echo_load" -rate "$rate")
+  fi
+  run_measured "$logf" $cpin "${client[@]}" -addr "127.0.0.1:$PORT" \
+    -conns "$conns" -size "$size" -warmup "${WARM}s" -duration "${DUR}s" || true
   line=$(grep '^echo_load ' "$logf") || { log "  $test $server: no echo_load result (see $logf)"; return 1; }
   parse_kv "$line"
   local rts=${KV[rt_per_s]} per
@@ -282,7 +289,8 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
   if has echo; then
     for spec in "echo-c64-64B 64 64 0" "echo-c1000-64B 1000 64 0" "echo-c64-4KiB 64 4096 0" \
       "echo-c1000-4KiB 1000 4096 0" "echo-c64-64B-rate20k 64 64 20000" "echo-c64-64B-rate40k 64 64 40000" \
-      "echo-c1000-64B-rate20k 1000 64 20000" "echo-c1000-64B-rate40k 1000 64 40000"; do
+      "echo-c1000-64B-rate20k 1000 64 20000" "echo-c1000-64B-rate40k 1000 64 40000" \
+      "echo-c64-64B-lean 64 64 lean" "echo-c1000-64B-lean 1000 64 lean"; do
       read -r test conns size rate <<<"$spec"
       for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"

@@ -106,6 +106,12 @@ and client/server logs in `results/bench/<time>/`.
   (spindle's idle spin included). Their latency mostly measures the client's timer wake-ups,
   and their "other CPU" can read below zero: the kernel keeps each process's time exactly but
   samples the machine's, and both sides sleep thousands of times a second there.
+- **Lean client.** The last two echo tables repeat the closed loop at 64 and 1000 connections
+  with `lean_echo_load` (bench/load/: C++, one thread, epoll, one `send` and one `recv` per
+  round trip) instead of Go's client, which saturates its core first against every fast server
+  and so makes their CPU per round trip its own pace. The lean client costs less per round
+  trip, so a server that costs more than it sets the pace and shows its own cost; servers as
+  cheap as the client still run at its pace.
 - **Latency.** wrk's percentiles (p99.9 from its Lua hook) and the echo client's wall clock
   per round trip, both including the client's own scheduling. In a closed loop at 1000
   connections, latency is about connections ÷ throughput and follows it.

@@ -36,6 +36,8 @@ ECHO_TESTS = [
     ("echo-c64-64B-rate40k", "64 connections, 64 B messages, fixed 40,000 round trips/s"),
     ("echo-c1000-64B-rate20k", "1000 connections, 64 B messages, fixed 20,000 round trips/s"),
     ("echo-c1000-64B-rate40k", "1000 connections, 64 B messages, fixed 40,000 round trips/s"),
+    ("echo-c64-64B-lean", "64 connections, 64 B messages, lean client"),
+    ("echo-c1000-64B-lean", "1000 connections, 64 B messages, lean client"),
 ]
 HTTP_COLUMNS = [  # metric, heading
     ("req_per_s", "req/s"), ("p50_us", "p50 µs"), ("p99_us", "p99 µs"), ("p999_us", "p99.9 µs"),
@@ -260,7 +262,7 @@ class Report:
     def echo(self):
         if not any(t in self.data for t, _ in ECHO_TESTS):
             return
-        self.out("## TCP echo (Go client: closed loop, then at a fixed rate)")
+        self.out("## TCP echo (Go client: closed loop, then at a fixed rate; then the lean client)")
         self.out()
         for test, title in ECHO_TESTS:
             servers = [f"echo/{i}:1" for i in ("spindle", "go", "asio")]
@@ -270,7 +272,9 @@ class Report:
             self.out()
             conns, size, *rate = test.removeprefix("echo-c").split("-")
             label = f"{conns} conns, {size.replace('KiB', ' KiB').replace('4B', '4 B')}"
-            if rate:
+            if rate == ["lean"]:
+                label += ", lean client"
+            elif rate:
                 label += f", {rate[0].removeprefix('rate')}/s"
             self.server_table(test, servers, ECHO_COLUMNS, "TCP echo, 1 thread", label)
 
