@@ -7,6 +7,7 @@
 
 #include "spindle/cpu_count.hpp"
 #include "spindle/detail/biased_lock.hpp"
+#include "spindle/detail/idle_spin_budget.hpp"
 #include "spindle/detail/park.hpp"
 #include "spindle/detail/registry.hpp"
 #include "spindle/detail/worker.hpp"
@@ -104,20 +105,31 @@ void SchedulerCore::run_worker(Worker& w) {
     w.io.run();
     return;
   }
-  // poll() runs what is ready, epoll_wait(0) included, until nothing is. Keep asking (one
-  // epoll_wait(0) each time) until nothing came for the spin, then block in run_one() until
-  // the next handler. The clock is read only once a poll finds nothing: a busy worker pays
-  // no clock read per poll.
-  using SpinClock = std::chrono::steady_clock;
+  // poll() runs what is ready, epoll_wait(0) included, until nothing is. Out of work, keep
+  // asking (one epoll_wait(0) each time) for as long as the spin budget allows, then block in
+  // run_one() until the next handler. The clock is read only once a poll finds nothing: a
+  // busy worker pays no clock read per poll.
+  using Clock = IdleSpinBudget::Clock;
+  IdleSpinBudget budget(idle_spin_, Clock::now());
   while (!w.io.stopped()) {
     if (w.io.poll() > 0) continue;
-    const auto spin_until = SpinClock::now() + idle_spin_;
-    while (w.io.poll() == 0) {
-      if (w.io.stopped() || SpinClock::now() >= spin_until) {
-        w.io.run_one();
+    const auto idle_since = Clock::now();
+    const auto spin_until = idle_since + budget.gap_started(idle_since);
+    auto now = idle_since;
+    bool bridged = false;
+    while (!w.io.stopped() && now < spin_until) {
+      if (w.io.poll() > 0) {
+        bridged = true;
         break;
       }
+      now = Clock::now();
     }
+    const auto spun = now - idle_since;
+    if (!bridged) {
+      w.io.run_one();
+      now = Clock::now();
+    }
+    budget.gap_ended(now, spun);
   }
 }
 

@@ -29,8 +29,11 @@ struct SchedulerOptions {
   /// for the interrupt to an idle CPU, about 15 µs of its CPU in the virtual machines of
   /// docs/BENCHMARKS.md — and a client slowed that way sends less, so the server sleeps more.
   /// Polling bridges the short gaps of a busy server, as Go's scheduler does before parking a
-  /// thread; the price is up to this much CPU each time a worker goes idle. 0: sleep at once,
-  /// with no polling at all (not even the short wait for a reply from another worker).
+  /// thread; the price is up to this much CPU each time a worker goes idle. A worker spins out
+  /// of a budget its work earns — a quarter of the time it works — so a busy worker's short
+  /// gaps are all bridged while a mostly idle one spends at most a quarter of its working time
+  /// polling. 0: sleep at once, with no polling at all (not even the short wait for a reply
+  /// from another worker).
   std::chrono::microseconds idle_spin{20};
 };
 
