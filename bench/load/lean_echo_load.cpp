@@ -145,12 +145,12 @@ class Load {
   int run() {
     const auto start = Clock::now();
     measure_from_ = start + seconds(o_.warmup_s);
-    const auto end = measure_from_ + seconds(o_.duration_s);
+    measure_until_ = measure_from_ + seconds(o_.duration_s);
     latencies_ns_.reserve(static_cast<std::size_t>(std::min(o_.duration_s * 200000, 5e7)));
     for (std::size_t i = 0; i < conns_.size(); ++i) send_next(i, start);
     std::vector<epoll_event> events(1024);
     Clock::time_point now = start;
-    while (now < end && live_ > 0) {
+    while (now < measure_until_ && live_ > 0) {
       const int n = ::epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 100);
       if (n < 0 && errno != EINTR) fail("epoll_wait");
       now = Clock::now();
@@ -161,8 +161,7 @@ class Load {
         if (conns_[i].fd >= 0 && (events[k].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) read_echo(i, now);
       }
     }
-    const double elapsed = std::chrono::duration<double>(std::min(now, end) - measure_from_).count();
-    report(elapsed);
+    report(std::max(0.0, std::chrono::duration<double>(std::min(now, measure_until_) - measure_from_).count()));
     return errors_ == 0 ? 0 : 1;
   }
 
@@ -238,7 +237,7 @@ class Load {
     if (c.echo != c.message) return drop(i, "echo mismatch");
     // A round trip ends when epoll reported its batch (one clock read per batch) and the next
     // starts when it is sent.
-    if (c.sent_at >= measure_from_) {
+    if (c.sent_at >= measure_from_ && now < measure_until_) {
       ++round_trips_;
       latencies_ns_.push_back(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(now - c.sent_at).count()));
     }
@@ -263,7 +262,8 @@ class Load {
   const int epoll_;
   std::vector<Connection> conns_;
   long live_ = 0;
-  Clock::time_point measure_from_;
+  Clock::time_point measure_from_;   // round trips sent from here
+  Clock::time_point measure_until_;  // and ended before here are measured
   unsigned long round_trips_ = 0;
   unsigned long errors_ = 0;
   std::vector<uint64_t> latencies_ns_;
