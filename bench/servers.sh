@@ -9,6 +9,7 @@
 #   RUNS=3 DUR=2 WARM=1 IDLE_CONNS=10000 IDLE_RUNS=1 NOISY_PCT=10 RERUNS=1
 #   --quick: RUNS=1 DUR=1 IDLE_CONNS=2000
 #   OUT=DIR  where rows and logs go (default results/bench/<time>-servers/)
+#   ONLY=REGEX  only the load tests whose name matches (e.g. ONLY=lean: the lean-client echo)
 #
 # http: GET / keep-alive with wrk -t1: 64 and 1000 connections, and 64 connections with 16
 #       requests pipelined. Each server on 1 thread (Go: GOMAXPROCS=1, nginx: 1 worker)
@@ -47,6 +48,7 @@ done
 if ((QUICK)); then RUNS=${RUNS:-1} DUR=${DUR:-1} IDLE_CONNS=${IDLE_CONNS:-2000}; fi
 RUNS=${RUNS:-3} DUR=${DUR:-2} WARM=${WARM:-1} IDLE_CONNS=${IDLE_CONNS:-10000} IDLE_RUNS=${IDLE_RUNS:-1}
 has() { [[ " ${SECTIONS[*]} " == *" $1 "* ]]; }
+wanted() { [[ $1 =~ ${ONLY:-.} ]]; }  # TEST -> whether ONLY lets it run
 
 # 10,000 idle connections need as many descriptors in the server and in the client.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -272,6 +274,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
   if has http; then
     for spec in "http-c64 64 1" "http-c1000 1000 1" "http-c64-pipe16 64 16"; do
       read -r test conns depth <<<"$spec"
+      wanted "$test" || continue
       for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"
         http_one "$server" "$test" wrk_test "$conns" "$depth"
@@ -279,6 +282,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
     done
     for spec in "h2load-c64 64" "h2load-c1000 1000"; do  # second opinion, 1 thread
       read -r test conns <<<"$spec"
+      wanted "$test" || continue
       for server in $(rotate "$RUN" "${HTTP_SERVERS[@]}"); do
         [[ $server == *:1 ]] || continue
         log "pass $RUN/$RUNS: $test $server"
@@ -292,6 +296,7 @@ for ((RUN = 1; RUN <= RUNS; RUN++)); do
       "echo-c1000-64B-rate20k 1000 64 20000" "echo-c1000-64B-rate40k 1000 64 40000" \
       "echo-c64-64B-lean 64 64 lean" "echo-c1000-64B-lean 1000 64 lean"; do
       read -r test conns size rate <<<"$spec"
+      wanted "$test" || continue
       for server in $(rotate "$RUN" "${ECHO_SERVERS[@]}"); do
         log "pass $RUN/$RUNS: $test $server"
         echo_one "$server" "$test" "$conns" "$size" "$rate"
