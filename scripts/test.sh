@@ -3,8 +3,9 @@
 #
 # Usage: scripts/test.sh [--fast]
 #   1. installs missing Debian packages (scripts/install-deps.sh test)
-#   2. builds with -Wall -Wextra -Werror and runs the doctest suite (exhaustion cases included)
-#      and the other CTest tests (installed-package consumer, deploy manifest checks, 60 s soak)
+#   2. builds with -Wall -Wextra -Werror (the benchmark programs too) and runs the doctest suite
+#      (exhaustion cases included) and the other CTest tests (installed-package consumer, deploy
+#      manifest checks, 60 s soak, the lean echo load generator against the server)
 #   3. builds the suite with -fsanitize=address,undefined and runs it
 #   4. builds the suite with -fsanitize=thread and runs it
 #   5. builds the libFuzzer targets with clang and runs each briefly (FUZZ_SECONDS, default 60)
@@ -29,7 +30,7 @@ build() {  # dir, extra cmake args...
 }
 
 step "build (-Werror) and test"
-build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSPINDLE_BUILD_BENCH=ON
 build-test/tests/spindle_tests
 (cd build-test && ctest --output-on-failure -E '^spindle_tests$')
 

@@ -10,7 +10,7 @@
 //   message) and sends the next at once. Prints one line in echo_load's format:
 //   echo_load conns=.. size=.. duration_s=.. round_trips=.. rt_per_s=.. p50_us=.. p90_us=..
 //   p99_us=.. p999_us=.. max_us=.. errors=..
-// Exit 0 when the run completed with no error, 1 on errors, 2 on bad arguments.
+// Exit 0 when round trips were measured and none failed, 1 otherwise, 2 on bad arguments.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -162,7 +162,8 @@ class Load {
       }
     }
     report(std::max(0.0, std::chrono::duration<double>(std::min(now, measure_until_) - measure_from_).count()));
-    return errors_ == 0 ? 0 : 1;
+    if (round_trips_ == 0) std::fprintf(stderr, "lean_echo_load: no round trip completed in the measured window\n");
+    return errors_ == 0 && round_trips_ > 0 ? 0 : 1;
   }
 
  private:
