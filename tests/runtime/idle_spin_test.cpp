@@ -172,7 +172,6 @@ SPINDLE_TEST("idle_spin: a mostly idle worker spins for at most a quarter of the
 
 SPINDLE_TEST("IdleSpinBudget: work earns a quarter of its time in spin, up to four spins' worth") {
   using detail::IdleSpinBudget;
-  using namespace std::chrono;
   const IdleSpinBudget::Clock::time_point t0{};
   IdleSpinBudget budget(20us, t0);
   CHECK(budget.gap_started(t0) == 20us);  // a fresh worker may spin once in full
