@@ -77,6 +77,7 @@ bench/report.sh               # builds (Release), installs what is missing, 3 pa
 bench/report.sh --quick       # one short pass (about 3 minutes); results/bench/<time>/ only
 bench/report.sh --no-publish  # full run without touching docs/
 bench/servers.sh http         # one section alone (http, echo, idle); bench/runtime.sh likewise
+ONLY=lean RUNS=7 bench/servers.sh echo   # only the tests whose name matches, more passes
 ```
 
 Every run leaves its table, chart, raw rows (`servers.tsv`, `runtime.tsv`), noisy attempts
