@@ -101,8 +101,8 @@ and client/server logs in `results/bench/<time>/`.
   against the 1-thread servers: another client's parser, pacing and event loop, so a result
   that only wrk's behaviour produced would show as a disagreement. It reports no latency
   percentiles, so its tables have throughput and CPU only.
-- **Fixed rate.** The last four echo tables send 20,000 and 40,000 round trips/s in all (open
-  loop), below what every server carries, so no load generator sets the pace: server CPU per
+- **Fixed rate.** The four echo tables before the lean client's send 20,000 and 40,000 round
+  trips/s in all (open loop), below what every server carries, so no load generator sets the pace: server CPU per
   round trip is the server's own work plus what it spends waiting for the next message
   (spindle's idle spin included). Their latency mostly measures the client's timer wake-ups,
   and their "other CPU" can read below zero: the kernel keeps each process's time exactly but
